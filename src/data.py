@@ -1,0 +1,224 @@
+"""Reading a labelled text dataset, sampling it, and writing the prepared splits.
+
+`data.dataset` in params.yaml is a local folder or a Hub dataset id. A Hub id is first looked up
+in the folders of `data.mirrors` (as <mirror>/<owner>/<name> or <mirror>/<name>), so the default
+`dair-ai/emotion` finds ../shared/data/emotion offline; only when no mirror has it is it loaded
+from the Hub with `datasets.load_dataset`.
+
+Prepared splits hold two columns, `text` and `label` (an integer id); the label names live in
+data/prepared/labels.json, in id order.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from src.errors import DataError
+from src.outputs import atomic_dir, read_json
+from src.paths import LABELS_FILE, PREPARED_DIR, PROJECT_ROOT, SPLITS
+
+LOCAL_FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet"}
+
+
+@dataclass
+class LabelledSplits:
+    splits: dict[str, pd.DataFrame]  # split name -> columns `text`, `label` (int id)
+    label_names: list[str]  # label id -> name
+    source: str  # the folder or Hub id the rows came from
+
+
+# --------------------------------------------------------------------------- finding the data
+
+
+def resolve_dataset(dataset: str, mirrors: Sequence[str], root: Path = PROJECT_ROOT) -> Path | str:
+    """Return the local folder that holds `dataset`, or the Hub id when no folder does."""
+    as_path = Path(dataset).expanduser()
+    local = as_path if as_path.is_absolute() else root / as_path
+    if local.is_dir():
+        return local
+    if as_path.is_absolute() or dataset.startswith((".", "~")) or dataset.count("/") > 1:
+        raise DataError(
+            f"data.dataset is {dataset!r}, which looks like a folder, but {local} does not exist. "
+            "Point it at a folder holding train, validation and test files (jsonl, csv or parquet)."
+        )
+    for mirror in mirrors:
+        mirror_dir = Path(mirror).expanduser()
+        mirror_dir = mirror_dir if mirror_dir.is_absolute() else root / mirror_dir
+        for candidate in (mirror_dir / dataset, mirror_dir / dataset.split("/")[-1]):
+            if candidate.is_dir():
+                return candidate.resolve()
+    return dataset
+
+
+def load_labelled_splits(
+    dataset: str,
+    mirrors: Sequence[str],
+    text_column: str,
+    label_column: str,
+    root: Path = PROJECT_ROOT,
+) -> LabelledSplits:
+    source = resolve_dataset(dataset, mirrors, root)
+    if isinstance(source, Path):
+        raw, class_names = read_local_splits(source), None
+    else:
+        raw, class_names = _load_hub_splits(source, label_column, mirrors)
+    for split, frame in raw.items():
+        for column in (text_column, label_column):
+            if column not in frame.columns:
+                raise DataError(
+                    f"The {split} split of {source} has no column {column!r} "
+                    f"(columns: {', '.join(map(str, frame.columns))}). "
+                    "Set data.text_column / data.label_column in params.yaml."
+                )
+    splits, label_names = encode_labels(raw, text_column, label_column, class_names)
+    return LabelledSplits(splits=splits, label_names=label_names, source=str(source))
+
+
+def read_local_splits(folder: Path) -> dict[str, pd.DataFrame]:
+    """Read <folder>/{train,validation,test}.{jsonl,json,csv,parquet}."""
+    splits = {}
+    for split in SPLITS:
+        candidates = [folder / f"{split}{ext}" for ext in LOCAL_FORMATS if (folder / f"{split}{ext}").is_file()]
+        if not candidates:
+            raise DataError(
+                f"No {split} file in {folder}: expected one of "
+                f"{', '.join(split + ext for ext in LOCAL_FORMATS)}."
+            )
+        path = candidates[0]
+        kind = LOCAL_FORMATS[path.suffix]
+        if kind == "jsonl":
+            splits[split] = pd.read_json(path, lines=True, dtype=False)
+        elif kind == "csv":
+            splits[split] = pd.read_csv(path, keep_default_na=False)
+        else:
+            splits[split] = pd.read_parquet(path)
+    return splits
+
+
+def _load_hub_splits(
+    dataset_id: str, label_column: str, mirrors: Sequence[str]
+) -> tuple[dict[str, pd.DataFrame], list[str] | None]:
+    import datasets
+
+    try:
+        loaded = datasets.load_dataset(dataset_id)
+    except Exception as error:  # the Hub raises many types; all mean "not loadable from here"
+        raise DataError(
+            f"Could not load the Hub dataset {dataset_id!r} ({type(error).__name__}: {error}). "
+            f"No folder in data.mirrors ({', '.join(mirrors) or 'none'}) holds a copy either. "
+            "Without network access, put the dataset's train/validation/test files in a folder and "
+            "set data.dataset to that folder, or add its parent folder to data.mirrors."
+        ) from error
+    missing = [split for split in SPLITS if split not in loaded]
+    if missing:
+        raise DataError(f"The Hub dataset {dataset_id!r} has no {', '.join(missing)} split.")
+    feature = loaded["train"].features.get(label_column)
+    class_names = list(feature.names) if isinstance(feature, datasets.ClassLabel) else None
+    return {split: loaded[split].to_pandas() for split in SPLITS}, class_names
+
+
+# --------------------------------------------------------------------------- labels
+
+
+def encode_labels(
+    raw: dict[str, pd.DataFrame],
+    text_column: str,
+    label_column: str,
+    class_names: list[str] | None = None,
+) -> tuple[dict[str, pd.DataFrame], list[str]]:
+    """Turn each split into `text` + integer `label`, and return the label names in id order.
+
+    Integer labels take their names from `class_names` (a Hub ClassLabel), else from a
+    `label_text` column, else from the numbers themselves. String labels are numbered in
+    sorted order of the names seen in the training split.
+    """
+    train_labels = raw["train"][label_column]
+    if pd.api.types.is_integer_dtype(train_labels):
+        label_names = class_names or _names_from_label_text(raw, label_column)
+        encode = {i: i for i in range(len(label_names))}
+    else:
+        label_names = sorted(train_labels.astype(str).unique())
+        encode = {name: i for i, name in enumerate(label_names)}
+
+    splits = {}
+    for split, frame in raw.items():
+        labels = frame[label_column] if pd.api.types.is_integer_dtype(train_labels) else frame[label_column].astype(str)
+        ids = labels.map(encode)
+        unknown = sorted(set(labels[ids.isna()].astype(str)))
+        if unknown:
+            raise DataError(
+                f"The {split} split has label(s) {', '.join(unknown)} that the training split "
+                f"never uses (known: {', '.join(map(str, encode))})."
+            )
+        splits[split] = pd.DataFrame({"text": frame[text_column].astype(str), "label": ids.astype(int)})
+    return splits, [str(name) for name in label_names]
+
+
+def _names_from_label_text(raw: dict[str, pd.DataFrame], label_column: str) -> list[str]:
+    frames = pd.concat(raw.values(), ignore_index=True)
+    n_labels = int(frames[label_column].max()) + 1
+    if "label_text" not in frames.columns:
+        return [str(i) for i in range(n_labels)]
+    pairs = frames[[label_column, "label_text"]].drop_duplicates()
+    names = {}
+    for label_id, name in pairs.itertuples(index=False):
+        if names.setdefault(int(label_id), str(name)) != str(name):
+            raise DataError(
+                f"Label {label_id} is called both {names[int(label_id)]!r} and {name!r} in label_text."
+            )
+    return [names.get(i, str(i)) for i in range(n_labels)]
+
+
+# --------------------------------------------------------------------------- sampling
+
+
+def stratified_sample(frame: pd.DataFrame, size: int | None, seed: int) -> pd.DataFrame:
+    """Draw `size` rows keeping the class proportions; None or a size >= the split keeps all rows."""
+    if size is None or size >= len(frame):
+        return frame.reset_index(drop=True)
+    sample, _ = train_test_split(frame, train_size=size, stratify=frame["label"], random_state=seed)
+    return sample.reset_index(drop=True)
+
+
+def summarize(splits: dict[str, pd.DataFrame], label_names: list[str]) -> dict:
+    """Rows and per-class counts of each split, for `dvc metrics show`."""
+    summary = {}
+    for split, frame in splits.items():
+        counts = frame["label"].value_counts()
+        summary[split] = {
+            "rows": int(len(frame)),
+            "classes": {name: int(counts.get(i, 0)) for i, name in enumerate(label_names)},
+        }
+    return summary
+
+
+# --------------------------------------------------------------------------- prepared splits
+
+
+def write_prepared(splits: dict[str, pd.DataFrame], label_names: list[str], source: str, out_dir: Path = PREPARED_DIR) -> None:
+    with atomic_dir(out_dir) as tmp:
+        for split, frame in splits.items():
+            frame.to_json(tmp / f"{split}.jsonl", orient="records", lines=True, force_ascii=False)
+        (tmp / "labels.json").write_text(
+            json.dumps({"label_names": label_names, "source": source}, indent=2, ensure_ascii=False) + "\n",
+            encoding="utf-8",
+        )
+
+
+def read_prepared(split: str, prepared_dir: Path = PREPARED_DIR) -> pd.DataFrame:
+    path = prepared_dir / f"{split}.jsonl"
+    if not path.is_file():
+        raise DataError(f"{path} does not exist; run the prepare stage first (`dvc repro prepare`).")
+    return pd.read_json(path, lines=True, dtype={"text": str, "label": int})
+
+
+def read_label_names(labels_file: Path = LABELS_FILE) -> list[str]:
+    if not labels_file.is_file():
+        raise DataError(f"{labels_file} does not exist; run the prepare stage first (`dvc repro prepare`).")
+    return list(read_json(labels_file)["label_names"])

@@ -1,0 +1,40 @@
+"""Running a classifier over many texts on CPU or GPU, with a progress bar."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+
+def predict_proba(
+    model: torch.nn.Module,
+    tokenizer,
+    texts: Sequence[str],
+    batch_size: int,
+    max_length: int,
+    desc: str = "predict",
+) -> np.ndarray:
+    """Class probabilities, one row per text, in the order of `texts`.
+
+    Texts are batched in order of token length so each batch pads to little more than its own
+    longest text; the rows are put back in input order before returning.
+    """
+    encoded = tokenizer(list(texts), truncation=True, max_length=max_length)
+    lengths = np.array([len(ids) for ids in encoded["input_ids"]])
+    order = np.argsort(lengths, kind="stable")
+    device = next(model.parameters()).device
+    model.eval()
+    probabilities = np.empty((len(texts), model.config.num_labels), dtype=np.float32)
+    with torch.inference_mode():
+        for start in tqdm(range(0, len(texts), batch_size), desc=desc, unit="batch"):
+            rows = order[start : start + batch_size]
+            batch = tokenizer.pad(
+                {key: [values[i] for i in rows] for key, values in encoded.items()},
+                return_tensors="pt",
+            ).to(device)
+            logits = model(**batch).logits
+            probabilities[rows] = torch.softmax(logits.float(), dim=-1).cpu().numpy()
+    return probabilities

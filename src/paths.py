@@ -1,0 +1,52 @@
+"""Every file and folder the pipeline reads or writes, defined once.
+
+dvc.yaml names the same paths; tests/test_dvc_yaml.py keeps the two in step.
+"""
+
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PARAMS_FILE = PROJECT_ROOT / "params.yaml"
+
+PREPARED_DIR = PROJECT_ROOT / "data" / "prepared"
+LABELS_FILE = PREPARED_DIR / "labels.json"
+PREDICTIONS_DIR = PROJECT_ROOT / "data" / "predictions"
+
+ADAPTER_DIR = PROJECT_ROOT / "models" / "adapter"
+
+METRICS_DIR = PROJECT_ROOT / "metrics"
+DATA_SUMMARY_FILE = METRICS_DIR / "data.json"
+TRAIN_METRICS_FILE = METRICS_DIR / "train.json"
+
+PLOTS_DIR = PROJECT_ROOT / "plots"
+TRAINING_LOG_DIR = PLOTS_DIR / "training"
+
+REPORT_DIR = PROJECT_ROOT / "reports"
+REPORT_FILE = REPORT_DIR / "report.md"
+FIGURES_DIR = REPORT_DIR / "figures"
+
+SPLITS = ("train", "validation", "test")
+# The two evaluations of the test split: the untuned model and the LoRA-tuned one.
+EVALUATIONS = ("baseline", "finetuned")
+
+
+def prepared_split_file(split: str) -> Path:
+    return PREPARED_DIR / f"{split}.jsonl"
+
+
+def evaluation_metrics_file(evaluation: str) -> Path:
+    return METRICS_DIR / f"{evaluation}.json"
+
+
+def confusion_file(evaluation: str) -> Path:
+    return PLOTS_DIR / evaluation / "confusion.csv"
+
+
+def predictions_file(evaluation: str) -> Path:
+    return PREDICTIONS_DIR / f"{evaluation}.csv"
+
+# Curves dvclive writes during training: metric name -> its .tsv (columns `step` and the value).
+TRAINING_CURVE_FILES = {
+    name: TRAINING_LOG_DIR / "plots" / "metrics" / f"{name}.tsv"
+    for name in ("loss", "eval/loss", "eval/accuracy", "eval/macro_f1")
+}

@@ -1,0 +1,81 @@
+"""The report's PNG figures, drawn with matplotlib (Agg, so no display is needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from sklearn.metrics import ConfusionMatrixDisplay  # noqa: E402
+
+from src.outputs import atomic_file  # noqa: E402
+
+TITLES = {"baseline": "Untuned baseline", "finetuned": "Fine-tuned (LoRA)"}
+
+
+def _save(fig, path: Path) -> None:
+    fig.tight_layout()
+    with atomic_file(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+
+
+def plot_confusion_matrices(confusions: dict[str, pd.DataFrame], label_names: list[str], path: Path) -> None:
+    """Confusion matrices side by side, one per evaluation, from `actual`/`predicted` columns."""
+    fig, axes = plt.subplots(1, len(confusions), figsize=(5.2 * len(confusions), 4.8), squeeze=False)
+    for ax, (name, table) in zip(axes[0], confusions.items()):
+        ConfusionMatrixDisplay.from_predictions(
+            table["actual"],
+            table["predicted"],
+            labels=label_names,
+            ax=ax,
+            colorbar=False,
+            xticks_rotation=45,
+            cmap="Blues",
+        )
+        ax.set_title(TITLES.get(name, name))
+    _save(fig, path)
+
+
+def plot_training_curves(curves: dict[str, pd.DataFrame], path: Path) -> None:
+    """Training loss (left) and validation accuracy / macro-F1 (right) against the optimizer step.
+
+    `curves` maps a dvclive metric name (`loss`, `eval/loss`, `eval/accuracy`, `eval/macro_f1`)
+    to its table of `step` and value.
+    """
+    fig, (loss_ax, score_ax) = plt.subplots(1, 2, figsize=(10.5, 4))
+    for name, label, style in (("loss", "training loss", "-"), ("eval/loss", "validation loss", "o--")):
+        if name in curves:
+            table = curves[name]
+            loss_ax.plot(table["step"], table.iloc[:, -1], style, label=label)
+    loss_ax.set(xlabel="optimizer step", ylabel="cross-entropy", title="Loss")
+    loss_ax.legend()
+    for name, label in (("eval/accuracy", "accuracy"), ("eval/macro_f1", "macro-F1")):
+        if name in curves:
+            table = curves[name]
+            score_ax.plot(table["step"], table.iloc[:, -1], "o-", label=label)
+    score_ax.set(xlabel="optimizer step (validation at each epoch end)", ylabel="score", ylim=(0, 1), title="Validation")
+    score_ax.legend()
+    for ax in (loss_ax, score_ax):
+        ax.grid(alpha=0.3)
+    _save(fig, path)
+
+
+def plot_per_class_f1(metrics_by_model: dict[str, dict], label_names: list[str], path: Path) -> None:
+    """Grouped bars of each class's F1, one bar per evaluation."""
+    fig, ax = plt.subplots(figsize=(1.4 * len(label_names) + 2, 4))
+    width = 0.8 / len(metrics_by_model)
+    x = np.arange(len(label_names))
+    for i, (name, metrics) in enumerate(metrics_by_model.items()):
+        f1 = [metrics["per_class"][label]["f1"] for label in label_names]
+        bars = ax.bar(x + (i - (len(metrics_by_model) - 1) / 2) * width, f1, width, label=TITLES.get(name, name))
+        ax.bar_label(bars, fmt="%.2f", fontsize=8)
+    ax.set_xticks(x, label_names)
+    ax.set(ylabel="F1 on test", ylim=(0, 1.08), title="Per-class F1")
+    ax.legend(loc="upper left")
+    ax.grid(axis="y", alpha=0.3)
+    _save(fig, path)

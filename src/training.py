@@ -1,0 +1,116 @@
+"""LoRA training with the Hugging Face Trainer, logged with dvclive.
+
+Batches are padded per batch (`DataCollatorWithPadding`) and drawn grouped by length, so a batch
+of short tweets is not padded to `model.max_length`. Validation runs at the end of every epoch;
+the training loss and the validation accuracy/macro-F1 go to dvclive, keyed by optimizer step.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from dataclasses import dataclass
+
+import pandas as pd
+from datasets import Dataset
+from dvclive import Live
+from peft import PeftModel
+from transformers import DataCollatorWithPadding, Trainer, TrainingArguments, set_seed
+from transformers.integrations import DVCLiveCallback
+
+from src.metrics import trainer_metrics
+from src.modeling import add_lora, count_parameters, load_classifier, load_tokenizer
+from src.params import Params
+from src.paths import TRAINING_LOG_DIR
+
+# Training loss is logged this many times per epoch; validation once per epoch.
+LOSS_LOGS_PER_EPOCH = 10
+
+
+class StepAlignedDVCLiveCallback(DVCLiveCallback):
+    """transformers' DVCLive callback, with every log written at the optimizer step.
+
+    The stock callback advances dvclive's step once per log call, which puts the training loss
+    and the end-of-epoch validation scores on interleaved x values that match neither.
+    """
+
+    def on_log(self, args, state, control, model=None, logs=None, **kwargs):
+        if self.live is not None:
+            self.live.step = state.global_step
+        super().on_log(args, state, control, model=model, logs=logs, **kwargs)
+
+
+@dataclass
+class TrainingResult:
+    model: PeftModel
+    tokenizer: object
+    efficiency: dict  # trainable parameters, time, throughput, last validation scores
+
+
+def tokenize(frame: pd.DataFrame, tokenizer, max_length: int) -> Dataset:
+    dataset = Dataset.from_pandas(frame[["text", "label"]], preserve_index=False)
+    return dataset.map(
+        lambda batch: tokenizer(batch["text"], truncation=True, max_length=max_length),
+        batched=True,
+        remove_columns=["text"],
+        desc="tokenize",
+    )
+
+
+def train_lora(params: Params, label_names: list[str], train: pd.DataFrame, validation: pd.DataFrame) -> TrainingResult:
+    tokenizer = load_tokenizer(params.model)
+    train_set = tokenize(train, tokenizer, params.model.max_length)
+    validation_set = tokenize(validation, tokenizer, params.model.max_length)
+
+    classifier = load_classifier(params.model, label_names)
+    set_seed(params.train.seed)  # LoRA's initial weights, dropout and batch order
+    model = add_lora(classifier, params.lora, params.model.name)
+    trainable, total = count_parameters(model)
+
+    steps_per_epoch = math.ceil(len(train_set) / params.train.batch_size)
+    live = Live(dir=str(TRAINING_LOG_DIR), save_dvc_exp=False, dvcyaml=None, report=None)
+    with tempfile.TemporaryDirectory(prefix="loraflow-trainer-") as scratch:
+        args = TrainingArguments(
+            output_dir=scratch,  # nothing is checkpointed; the stage saves the adapter itself
+            num_train_epochs=params.train.epochs,
+            learning_rate=params.train.learning_rate,
+            per_device_train_batch_size=params.train.batch_size,
+            per_device_eval_batch_size=params.eval.batch_size,
+            weight_decay=params.train.weight_decay,
+            warmup_steps=params.train.warmup_ratio,  # a float in [0, 1) is a ratio of all steps
+            seed=params.train.seed,
+            data_seed=params.train.seed,
+            train_sampling_strategy="group_by_length",
+            eval_strategy="epoch",
+            logging_strategy="steps",
+            logging_steps=max(1, steps_per_epoch // LOSS_LOGS_PER_EPOCH),
+            save_strategy="no",
+            report_to="none",
+        )
+        trainer = Trainer(
+            model=model,
+            args=args,
+            train_dataset=train_set,
+            eval_dataset=validation_set,
+            data_collator=DataCollatorWithPadding(tokenizer),
+            processing_class=tokenizer,
+            compute_metrics=trainer_metrics,
+            callbacks=[StepAlignedDVCLiveCallback(live=live)],
+        )
+        output = trainer.train()
+
+    last_eval = [entry for entry in trainer.state.log_history if "eval_accuracy" in entry][-1]
+    efficiency = {
+        "parameters": {
+            "trainable": trainable,
+            "total": total,
+            "trainable_percent": round(100 * trainable / total, 4),
+        },
+        "train_time_s": round(output.metrics["train_runtime"], 2),
+        "train_samples_per_second": round(output.metrics["train_samples_per_second"], 2),
+        "validation": {
+            "accuracy": last_eval["eval_accuracy"],
+            "macro_f1": last_eval["eval_macro_f1"],
+        },
+    }
+    return TrainingResult(model=model, tokenizer=tokenizer, efficiency=efficiency)
