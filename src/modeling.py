@@ -8,6 +8,7 @@ revision, loads from the Hub. Nothing here ever passes `trust_remote_code`.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 import torch
 from peft import LoraConfig, PeftModel, TaskType, get_peft_model
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreTrainedModel
+from transformers.utils import logging as transformers_logging
 
 from src.errors import ModelError
 from src.outputs import atomic_dir, read_json
@@ -71,19 +73,35 @@ def load_classifier(model: ModelParams, label_names: list[str]) -> PreTrainedMod
     train stage starts from. Raises if any encoder weight is missing from the checkpoint.
     """
     torch.manual_seed(model.head_seed)
-    classifier, info = _from_pretrained(
-        AutoModelForSequenceClassification.from_pretrained,
-        model.name,
-        model.revision,
-        num_labels=len(label_names),
-        id2label=dict(enumerate(label_names)),
-        label2id={name: i for i, name in enumerate(label_names)},
-        output_loading_info=True,
-        use_safetensors=True,
-    )
+    with _quiet_load_report():
+        classifier, info = _from_pretrained(
+            AutoModelForSequenceClassification.from_pretrained,
+            model.name,
+            model.revision,
+            num_labels=len(label_names),
+            id2label=dict(enumerate(label_names)),
+            label2id={name: i for i, name in enumerate(label_names)},
+            output_loading_info=True,
+            use_safetensors=True,
+        )
     check_encoder_is_pretrained(classifier, info["missing_keys"], model.name)
     _ensure_pad_token_id(classifier, model)
+    log.info(
+        "loaded pretrained %s with a fresh %d-class head (seed %d)", model.name, len(label_names), model.head_seed
+    )
     return classifier
+
+
+@contextlib.contextmanager
+def _quiet_load_report():
+    """Hide transformers' load report: it flags the fresh head as MISSING on every run, and
+    `check_encoder_is_pretrained` already stops on any missing weight that matters."""
+    previous = transformers_logging.get_verbosity()
+    transformers_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        transformers_logging.set_verbosity(previous)
 
 
 def check_encoder_is_pretrained(classifier: PreTrainedModel, missing_keys, name: str) -> None:
@@ -130,6 +148,7 @@ def save_finetuned(model: PeftModel, tokenizer, label_names: list[str], out_dir:
     """Write the adapter and head (safetensors), the tokenizer and the label map, all or nothing."""
     with atomic_dir(out_dir) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
+        (tmp / "README.md").unlink(missing_ok=True)  # peft's empty model card; nothing reads it
         tokenizer.save_pretrained(tmp)
         (tmp / LABELS_FILENAME).write_text(_labels_json(label_names), encoding="utf-8")
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import math
 import tempfile
+import warnings
 from dataclasses import dataclass
 
 import pandas as pd
+import torch
 from datasets import Dataset
 from dvclive import Live
 from peft import PeftModel
@@ -22,6 +24,9 @@ from src.metrics import trainer_metrics
 from src.modeling import add_lora, count_parameters, load_classifier, load_tokenizer
 from src.params import Params
 from src.paths import TRAINING_LOG_DIR
+
+# peft 0.21 calls a transformers 5 API that now warns of its own deprecation; nothing for users to do.
+warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
 
 # Training loss is logged this many times per epoch; validation once per epoch.
 LOSS_LOGS_PER_EPOCH = 10
@@ -85,6 +90,7 @@ def train_lora(params: Params, label_names: list[str], train: pd.DataFrame, vali
             logging_strategy="steps",
             logging_steps=max(1, steps_per_epoch // LOSS_LOGS_PER_EPOCH),
             save_strategy="no",
+            dataloader_pin_memory=torch.cuda.is_available(),
             report_to="none",
         )
         trainer = Trainer(

@@ -1,0 +1,146 @@
+import json
+
+import pandas as pd
+import pytest
+
+from src.data import (
+    encode_labels,
+    load_labelled_splits,
+    read_label_names,
+    read_prepared,
+    resolve_dataset,
+    stratified_sample,
+    summarize,
+    write_prepared,
+)
+from src.errors import DataError
+from tests.conftest import EMOTION_LABELS, SHARED_DATA
+
+ROWS = {
+    "train": [("happy day", "joy"), ("so sad", "sadness"), ("great", "joy"), ("awful", "sadness")],
+    "validation": [("nice", "joy"), ("bad", "sadness")],
+    "test": [("lovely", "joy"), ("gloomy", "sadness")],
+}
+
+
+def write_folder(folder, fmt, labels="strings"):
+    folder.mkdir()
+    ids = {"sadness": 0, "joy": 1}
+    for split, rows in ROWS.items():
+        frame = pd.DataFrame(rows, columns=["text", "label"])
+        if labels == "ints":
+            frame["label_text"] = frame["label"]
+            frame["label"] = frame["label"].map(ids)
+        path = folder / f"{split}.{fmt}"
+        if fmt == "jsonl":
+            frame.to_json(path, orient="records", lines=True)
+        elif fmt == "csv":
+            frame.to_csv(path, index=False)
+        else:
+            frame.to_parquet(path)
+    return folder
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
+@pytest.mark.parametrize("labels", ["strings", "ints"])
+def test_local_folder_in_every_format_and_label_style(tmp_path, fmt, labels):
+    folder = write_folder(tmp_path / "mydata", fmt, labels)
+    dataset = load_labelled_splits(str(folder), [], "text", "label")
+    # Integer labels keep their ids; string labels are numbered in sorted order. Both give the
+    # same mapping here because sadness=0, joy=1 is not sorted: check each explicitly.
+    expected_names = ["sadness", "joy"] if labels == "ints" else ["joy", "sadness"]
+    assert dataset.label_names == expected_names
+    train = dataset.splits["train"]
+    assert list(train.columns) == ["text", "label"]
+    assert [expected_names[i] for i in train["label"]] == [label for _, label in ROWS["train"]]
+    assert dataset.source == str(folder)
+
+
+def test_relative_folder_resolves_against_the_project_root(tmp_path):
+    folder = write_folder(tmp_path / "rel", "jsonl")
+    assert resolve_dataset("rel", [], root=tmp_path) == folder
+
+
+def test_hub_id_found_in_a_mirror_by_its_short_name():
+    # The default: dair-ai/emotion is found offline as ../shared/data/emotion.
+    assert resolve_dataset("dair-ai/emotion", [str(SHARED_DATA)]) == (SHARED_DATA / "emotion").resolve()
+
+
+def test_hub_id_with_no_mirror_stays_a_hub_id(tmp_path):
+    assert resolve_dataset("someone/unmirrored", [str(tmp_path)]) == "someone/unmirrored"
+
+
+def test_missing_local_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(DataError, match="looks like a folder.*does not exist"):
+        resolve_dataset(str(tmp_path / "nope"), [])
+
+
+def test_unreachable_hub_dataset_names_the_mirrors_and_the_fix(tmp_path):
+    with pytest.raises(DataError, match=r"Could not load the Hub dataset 'someone/unmirrored'.*data.mirrors"):
+        load_labelled_splits("someone/unmirrored", [str(tmp_path)], "text", "label")
+
+
+def test_missing_split_file(tmp_path):
+    folder = write_folder(tmp_path / "d", "jsonl")
+    (folder / "validation.jsonl").unlink()
+    with pytest.raises(DataError, match="No validation file"):
+        load_labelled_splits(str(folder), [], "text", "label")
+
+
+def test_missing_column_names_the_param_to_set(tmp_path):
+    folder = write_folder(tmp_path / "d", "jsonl")
+    with pytest.raises(DataError, match=r"no column 'sentence'.*data.text_column"):
+        load_labelled_splits(str(folder), [], "sentence", "label")
+
+
+def test_label_unseen_in_training_is_an_error():
+    raw = {
+        "train": pd.DataFrame({"text": ["a", "b"], "label": ["x", "y"]}),
+        "validation": pd.DataFrame({"text": ["c"], "label": ["x"]}),
+        "test": pd.DataFrame({"text": ["d"], "label": ["z"]}),
+    }
+    with pytest.raises(DataError, match="test split has label.*z"):
+        encode_labels(raw, "text", "label")
+
+
+def test_shared_emotion_dataset(emotion_dir):
+    dataset = load_labelled_splits("dair-ai/emotion", [str(SHARED_DATA)], "text", "label")
+    assert dataset.label_names == EMOTION_LABELS
+    assert {split: len(frame) for split, frame in dataset.splits.items()} == {
+        "train": 16000,
+        "validation": 2000,
+        "test": 2000,
+    }
+
+
+def test_stratified_sample_keeps_proportions_and_is_seeded():
+    frame = pd.DataFrame({"text": [f"t{i}" for i in range(1000)], "label": [0] * 700 + [1] * 200 + [2] * 100})
+    sample = stratified_sample(frame, 100, seed=1)
+    assert len(sample) == 100
+    assert sample["label"].value_counts().to_dict() == {0: 70, 1: 20, 2: 10}
+    pd.testing.assert_frame_equal(sample, stratified_sample(frame, 100, seed=1))
+    assert not sample.equals(stratified_sample(frame, 100, seed=2))
+
+
+@pytest.mark.parametrize("size", [None, 1000, 5000])
+def test_sample_of_none_or_more_than_the_split_keeps_every_row(size):
+    frame = pd.DataFrame({"text": [f"t{i}" for i in range(1000)], "label": [0, 1] * 500})
+    assert len(stratified_sample(frame, size, seed=0)) == 1000
+
+
+def test_prepared_round_trip_and_summary(tmp_path):
+    splits = {
+        split: pd.DataFrame({"text": [t for t, _ in rows], "label": [int(l == "joy") for _, l in rows]})
+        for split, rows in ROWS.items()
+    }
+    write_prepared(splits, ["sadness", "joy"], "somewhere", out_dir=tmp_path / "prepared")
+    pd.testing.assert_frame_equal(read_prepared("train", tmp_path / "prepared"), splits["train"])
+    assert read_label_names(tmp_path / "prepared" / "labels.json") == ["sadness", "joy"]
+    assert json.loads((tmp_path / "prepared" / "labels.json").read_text())["source"] == "somewhere"
+    summary = summarize(splits, ["sadness", "joy"])
+    assert summary["train"] == {"rows": 4, "classes": {"sadness": 2, "joy": 2}}
+
+
+def test_reading_before_prepare_says_to_run_prepare(tmp_path):
+    with pytest.raises(DataError, match="run the prepare stage"):
+        read_prepared("test", tmp_path)

@@ -1,0 +1,172 @@
+"""End to end: the real `dvc repro` and `dvc exp run` on a copy of the project with shrunken params.
+
+Real data (../shared/data/emotion), the real packaged MiniLM, real peft and Trainer; only the
+sizes shrink: 48/24/24 rows, one epoch, 32 tokens.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from src.paths import PROJECT_ROOT
+from tests.conftest import EMOTION_LABELS
+
+pytestmark = pytest.mark.slow
+
+PROJECT_FILES = ["dvc.yaml", "params.yaml", "src", ".dvc/config", ".dvc/.gitignore", ".dvcignore", ".gitignore"]
+STAGES = ["prepare", "baseline", "train", "evaluate", "report"]
+
+
+def shrink(params: dict, emotion_dir: Path) -> dict:
+    params["data"]["dataset"] = str(emotion_dir)
+    params["data"]["mirrors"] = []
+    params["data"]["sample_size"] = {"train": 48, "validation": 24, "test": 24}
+    params["model"]["max_length"] = 32
+    params["train"].update(epochs=1, batch_size=8, learning_rate=0.005)
+    params["eval"]["batch_size"] = 16
+    return params
+
+
+def run(command: list[str], cwd: Path) -> str:
+    env = os.environ | {
+        # Stage commands call `python`: make it this interpreter, with this environment's packages.
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "HF_HUB_OFFLINE": "1",
+        "GIT_AUTHOR_NAME": "test",
+        "GIT_AUTHOR_EMAIL": "test@example.com",
+        "GIT_COMMITTER_NAME": "test",
+        "GIT_COMMITTER_EMAIL": "test@example.com",
+    }
+    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, f"{' '.join(command)} failed:\n{output[-6000:]}"
+    return output
+
+
+def dvc(*args: str, cwd: Path) -> str:
+    return run([sys.executable, "-m", "dvc", *args], cwd)
+
+
+def leaves(node, path=""):
+    for key, value in node.items():
+        if isinstance(value, dict):
+            yield from leaves(value, f"{path}{key}.")
+        else:
+            yield f"{path}{key}", value
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory, emotion_dir) -> Path:
+    root = tmp_path_factory.mktemp("project")
+    for name in PROJECT_FILES:
+        source, target = PROJECT_ROOT / name, root / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, target)
+    params = shrink(yaml.safe_load((root / "params.yaml").read_text()), emotion_dir)
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run(["git", "init", "-q", "-b", "main"], root)
+    run(["git", "add", "-A"], root)
+    run(["git", "commit", "-qm", "shrunken project"], root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def reproduced(project) -> str:
+    output = dvc("repro", cwd=project)
+    run(["git", "add", "-A"], project)
+    run(["git", "commit", "-qm", "dvc repro"], project)
+    return output
+
+
+def test_repro_runs_every_stage(reproduced):
+    for stage in STAGES:
+        assert f"Running stage '{stage}'" in reproduced
+
+
+def test_prepared_data_is_sampled_and_labelled(project, reproduced):
+    for split, rows in {"train": 48, "validation": 24, "test": 24}.items():
+        frame = pd.read_json(project / "data" / "prepared" / f"{split}.jsonl", lines=True)
+        assert len(frame) == rows
+        assert list(frame.columns) == ["text", "label"]
+    labels = json.loads((project / "data" / "prepared" / "labels.json").read_text())
+    assert labels["label_names"] == EMOTION_LABELS
+    summary = json.loads((project / "metrics" / "data.json").read_text())
+    assert sum(summary["train"]["classes"].values()) == summary["train"]["rows"] == 48
+
+
+@pytest.mark.parametrize("evaluation", ["baseline", "finetuned"])
+def test_evaluation_outputs_parse_and_metrics_are_scores(project, reproduced, evaluation):
+    metrics = json.loads((project / "metrics" / f"{evaluation}.json").read_text())
+    values = dict(leaves(metrics))
+    assert {"accuracy", "macro_f1", "weighted_f1", "per_class.joy.f1", "per_class.fear.recall"} <= set(values)
+    assert all(isinstance(v, float) and 0.0 <= v <= 1.0 for v in values.values()), values
+
+    confusion = pd.read_csv(project / "plots" / evaluation / "confusion.csv")
+    assert list(confusion.columns) == ["actual", "predicted"] and len(confusion) == 24
+    assert set(confusion["actual"]) <= set(EMOTION_LABELS)
+    predictions = pd.read_csv(project / "data" / "predictions" / f"{evaluation}.csv")
+    assert (predictions["predicted"] == confusion["predicted"]).all()
+    assert metrics["accuracy"] == pytest.approx((confusion["actual"] == confusion["predicted"]).mean())
+
+
+def test_train_outputs(project, reproduced):
+    adapter = project / "models" / "adapter"
+    assert {"adapter_model.safetensors", "adapter_config.json", "labels.json", "tokenizer.json"} <= {
+        p.name for p in adapter.iterdir()
+    }
+    train = json.loads((project / "metrics" / "train.json").read_text())
+    assert 0 < train["parameters"]["trainable"] < train["parameters"]["total"]
+    assert 0 < train["parameters"]["trainable_percent"] < 10
+    assert train["adapter_size_mb"] > 0 and train["train_time_s"] > 0 and train["train_samples_per_second"] > 0
+    loss = pd.read_csv(project / "plots" / "training" / "plots" / "metrics" / "loss.tsv", sep="\t")
+    accuracy = pd.read_csv(project / "plots" / "training" / "plots" / "metrics" / "eval" / "accuracy.tsv", sep="\t")
+    assert len(loss) >= 1 and list(accuracy["step"]) == [6]  # 48 rows / batch 8 = 6 steps, one epoch
+
+
+def test_report_has_tables_and_figures(project, reproduced):
+    report = (project / "reports" / "report.md").read_text()
+    assert "| Accuracy |" in report and "| Macro-F1 |" in report
+    for name in EMOTION_LABELS:
+        assert f"| {name} |" in report
+    for figure in ("confusion_matrices.png", "training_curves.png", "per_class_f1.png"):
+        path = project / "reports" / "figures" / figure
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert f"(figures/{figure})" in report
+
+
+def test_plots_show_includes_confusion_matrices_and_curves(project, reproduced):
+    dvc("plots", "show", "-o", "plots_page", cwd=project)
+    page = (project / "plots_page" / "index.html").read_text()
+    for plot_id in ("confusion_baseline", "confusion_finetuned", "training_loss", "validation_scores"):
+        assert plot_id in page
+
+
+def test_lora_experiment_reruns_only_what_it_touches(project, reproduced):
+    output = dvc("exp", "run", "-S", "lora.alpha=32", cwd=project)
+    for stage in ("prepare", "baseline"):
+        assert f"Stage '{stage}' didn't change, skipping" in output
+        assert f"Running stage '{stage}'" not in output
+    for stage in ("train", "evaluate", "report"):
+        assert f"Running stage '{stage}'" in output
+
+    diff = json.loads(dvc("metrics", "diff", "--json", cwd=project))
+    assert "metrics/train.json" in diff and "train_time_s" in diff["metrics/train.json"]
+    assert "metrics/baseline.json" not in diff  # the untuned model did not change
+
+    shown = json.loads(dvc("exp", "show", "--json", cwd=project))
+    experiments = [exp for commit in shown for exp in (commit.get("experiments") or [])]
+    assert experiments, "dvc exp show lists no experiment"
+    exp_params = experiments[0]["revs"][0]["data"]["params"]["params.yaml"]["data"]
+    assert exp_params["lora"]["alpha"] == 32

@@ -1,0 +1,63 @@
+import pandas as pd
+import pytest
+
+from src.metrics import classification_metrics
+from src.plots import plot_confusion_matrices, plot_per_class_f1, plot_training_curves
+from src.reporting import render_report
+
+LABELS = ["neg", "pos"]
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture
+def evaluations():
+    return {
+        "baseline": classification_metrics([0, 0, 1, 1], [1, 1, 1, 1], LABELS),
+        "finetuned": classification_metrics([0, 0, 1, 1], [0, 0, 1, 0], LABELS),
+    }
+
+
+def test_figures_are_written_as_png(tmp_path, evaluations):
+    confusions = {
+        "baseline": pd.DataFrame({"actual": ["neg", "pos"], "predicted": ["pos", "pos"]}),
+        "finetuned": pd.DataFrame({"actual": ["neg", "pos"], "predicted": ["neg", "pos"]}),
+    }
+    curves = {
+        "loss": pd.DataFrame({"step": [1, 2, 3, 4], "loss": [1.0, 0.8, 0.6, 0.5]}),
+        "eval/accuracy": pd.DataFrame({"step": [2, 4], "accuracy": [0.6, 0.8]}),
+    }
+    plot_confusion_matrices(confusions, LABELS, tmp_path / "confusion.png")
+    plot_training_curves(curves, tmp_path / "curves.png")
+    plot_per_class_f1(evaluations, LABELS, tmp_path / "f1.png")
+    for name in ("confusion.png", "curves.png", "f1.png"):
+        data = (tmp_path / name).read_bytes()
+        assert data.startswith(PNG_MAGIC) and len(data) > 5000
+    assert not list(tmp_path.glob(".*.tmp"))  # no temporary files left behind
+
+
+def test_report_tables_show_both_models_and_the_change(evaluations):
+    report = render_report(
+        params={"model": {"name": "some/model"}, "data": {"dataset": "some/data"}},
+        data_summary={
+            split: {"rows": 4, "classes": {"neg": 2, "pos": 2}} for split in ("train", "validation", "test")
+        },
+        baseline=evaluations["baseline"],
+        finetuned=evaluations["finetuned"],
+        training={
+            "parameters": {"trainable": 1000, "total": 100000, "trainable_percent": 1.0},
+            "adapter_size_mb": 0.5,
+            "train_time_s": 12.3,
+            "train_samples_per_second": 40.0,
+            "validation": {"accuracy": 0.7, "macro_f1": 0.6},
+        },
+        label_names=LABELS,
+        figures={"confusion": "figures/c.png", "curves": "figures/t.png", "per_class_f1": "figures/f.png"},
+    )
+    # baseline accuracy 0.5 (all "pos"), fine-tuned 0.75.
+    assert "| Accuracy | 0.5000 | 0.7500 | +0.2500 |" in report
+    assert "from **0.5000** (untuned) to **0.7500** (+0.2500)" in report
+    assert "| pos | 2 | 0.6667 | 0.6667 | +0.0000 |" in report
+    assert "1,000 (1.00% of 100,000)" in report
+    for figure in ("figures/c.png", "figures/t.png", "figures/f.png"):
+        assert f"({figure})" in report
+    assert "```yaml\nmodel:\n  name: some/model" in report
