@@ -51,6 +51,7 @@ class TrainParams:
     weight_decay: float
     warmup_ratio: float
     seed: int
+    precision: str  # auto, fp32, bf16 or fp16; auto is bf16 where the hardware runs it fast
 
 
 @dataclass(frozen=True)

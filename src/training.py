@@ -7,6 +7,7 @@ the training loss and the validation accuracy/macro-F1 go to dvclive, keyed by o
 
 from __future__ import annotations
 
+import logging
 import math
 import tempfile
 import warnings
@@ -20,6 +21,7 @@ from peft import PeftModel
 from transformers import DataCollatorWithPadding, Trainer, TrainingArguments, set_seed
 from transformers.integrations import DVCLiveCallback
 
+from src.devices import resolve_precision, trainer_precision_args, use_available_cores
 from src.metrics import trainer_metrics
 from src.modeling import add_lora, count_parameters, load_classifier, load_tokenizer
 from src.params import Params
@@ -27,6 +29,8 @@ from src.paths import TRAINING_LOG_DIR
 
 # peft 0.21 calls a transformers 5 API that now warns of its own deprecation; nothing for users to do.
 warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
+
+log = logging.getLogger(__name__)
 
 # Training loss is logged this many times per epoch; validation once per epoch.
 LOSS_LOGS_PER_EPOCH = 10
@@ -63,6 +67,9 @@ def tokenize(frame: pd.DataFrame, tokenizer, max_length: int) -> Dataset:
 
 
 def train_lora(params: Params, label_names: list[str], train: pd.DataFrame, validation: pd.DataFrame) -> TrainingResult:
+    precision = resolve_precision(params.train.precision)
+    threads = use_available_cores()
+    log.info("training in %s on %s (%d CPU threads)", precision, "cuda" if torch.cuda.is_available() else "cpu", threads)
     tokenizer = load_tokenizer(params.model)
     train_set = tokenize(train, tokenizer, params.model.max_length)
     validation_set = tokenize(validation, tokenizer, params.model.max_length)
@@ -92,6 +99,7 @@ def train_lora(params: Params, label_names: list[str], train: pd.DataFrame, vali
             save_strategy="no",
             dataloader_pin_memory=torch.cuda.is_available(),
             report_to="none",
+            **trainer_precision_args(precision),
         )
         trainer = Trainer(
             model=model,

@@ -1,0 +1,58 @@
+"""Which device and numeric precision the stages run on, and how many CPU threads they use.
+
+The Trainer picks CUDA (or Apple MPS) by itself when present; this module only decides the
+precision it trains in (`train.precision`) and the CPU thread count.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+from src.errors import ParamsError
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+def cpu_has_fast_bf16() -> bool:
+    """True on CPUs with AMX tiles (Intel Sapphire Rapids and later), where bf16 matmuls run in
+    hardware; elsewhere bf16 autocast on CPU is emulated and slower than fp32."""
+    probe = getattr(torch.cpu, "_is_amx_tile_supported", None)
+    return bool(probe and probe())
+
+
+def resolve_precision(precision: str) -> str:
+    """`train.precision` -> fp32, bf16 or fp16 for this machine."""
+    if precision not in PRECISIONS:
+        raise ParamsError(f"params.yaml: train.precision is {precision!r}; use one of {', '.join(PRECISIONS)}.")
+    cuda = torch.cuda.is_available()
+    if precision == "auto":
+        if cuda:
+            return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+        return "bf16" if cpu_has_fast_bf16() and not torch.backends.mps.is_available() else "fp32"
+    if precision == "fp16" and not cuda:
+        raise ParamsError("params.yaml: train.precision fp16 needs a CUDA GPU; use auto, bf16 or fp32 on this machine.")
+    return precision
+
+
+def trainer_precision_args(precision: str) -> dict:
+    """TrainingArguments for a resolved precision. bf16 on CPU is autocast, which the Trainer
+    allows only with `use_cpu` set."""
+    cuda = torch.cuda.is_available()
+    return {
+        "bf16": precision == "bf16",
+        "fp16": precision == "fp16",
+        "use_cpu": precision == "bf16" and not cuda and not torch.backends.mps.is_available(),
+    }
+
+
+def use_available_cores() -> int:
+    """Give torch one thread per core this process may run on.
+
+    torch counts the machine's physical cores, which in a container or under `taskset` can exceed
+    the cores actually granted; oversubscribed threads make CPU training slower, not faster.
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    torch.set_num_threads(cores)
+    return cores
