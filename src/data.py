@@ -21,7 +21,7 @@ from sklearn.model_selection import train_test_split
 
 from src.errors import DataError
 from src.outputs import atomic_dir, read_json
-from src.paths import LABELS_FILE, PREPARED_DIR, PROJECT_ROOT, SPLITS
+from src.paths import LABELS_FILE, PREPARED_DIR, SPLITS, find_folder, search_roots
 
 LOCAL_FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet"}
 
@@ -36,23 +36,23 @@ class LabelledSplits:
 # --------------------------------------------------------------------------- finding the data
 
 
-def resolve_dataset(dataset: str, mirrors: Sequence[str], root: Path = PROJECT_ROOT) -> Path | str:
+def resolve_dataset(dataset: str, mirrors: Sequence[str], roots: list[Path] | None = None) -> Path | str:
     """Return the local folder that holds `dataset`, or the Hub id when no folder does."""
-    as_path = Path(dataset).expanduser()
-    local = as_path if as_path.is_absolute() else root / as_path
-    if local.is_dir():
-        return local
-    if as_path.is_absolute() or dataset.startswith((".", "~")) or dataset.count("/") > 1:
+    roots = roots or search_roots()
+    local = find_folder(dataset, roots)
+    if local is not None:
+        return local.resolve()
+    if Path(dataset).expanduser().is_absolute() or dataset.startswith((".", "~")) or dataset.count("/") > 1:
         raise DataError(
-            f"data.dataset is {dataset!r}, which looks like a folder, but {local} does not exist. "
+            f"data.dataset is {dataset!r}, which looks like a folder, but it does not exist "
+            f"(looked in {', '.join(map(str, roots))}). "
             "Point it at a folder holding train, validation and test files (jsonl, csv or parquet)."
         )
     for mirror in mirrors:
-        mirror_dir = Path(mirror).expanduser()
-        mirror_dir = mirror_dir if mirror_dir.is_absolute() else root / mirror_dir
-        for candidate in (mirror_dir / dataset, mirror_dir / dataset.split("/")[-1]):
-            if candidate.is_dir():
-                return candidate.resolve()
+        for candidate in (f"{mirror}/{dataset}", f"{mirror}/{dataset.split('/')[-1]}"):
+            found = find_folder(candidate, roots)
+            if found is not None:
+                return found.resolve()
     return dataset
 
 
@@ -61,9 +61,9 @@ def load_labelled_splits(
     mirrors: Sequence[str],
     text_column: str,
     label_column: str,
-    root: Path = PROJECT_ROOT,
+    roots: list[Path] | None = None,
 ) -> LabelledSplits:
-    source = resolve_dataset(dataset, mirrors, root)
+    source = resolve_dataset(dataset, mirrors, roots)
     if isinstance(source, Path):
         raw, class_names = read_local_splits(source), None
     else:

@@ -21,7 +21,7 @@ from transformers.utils import logging as transformers_logging
 from src.errors import ModelError
 from src.outputs import atomic_dir, read_json
 from src.params import LoraParams, ModelParams
-from src.paths import PROJECT_ROOT
+from src.paths import find_folder, search_roots
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +33,10 @@ DEFAULT_REVISION = "main"
 LABELS_FILENAME = "labels.json"
 
 
-def resolve_model(name: str, revision: str = DEFAULT_REVISION, root: Path = PROJECT_ROOT) -> tuple[str, str | None]:
+def resolve_model(name: str, revision: str = DEFAULT_REVISION) -> tuple[str, str | None]:
     """Return (where to load from, Hub revision or None for a local folder)."""
-    as_path = Path(name).expanduser()
-    local = as_path if as_path.is_absolute() else root / as_path
-    if local.is_dir():
+    local = find_folder(name, search_roots())
+    if local is not None:
         return str(local), None
     if name in PACKAGED_MODELS and revision == DEFAULT_REVISION:
         module_name, function = PACKAGED_MODELS[name]

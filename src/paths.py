@@ -3,6 +3,7 @@
 dvc.yaml names the same paths; tests/test_dvc_yaml.py keeps the two in step.
 """
 
+import os
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -28,6 +29,33 @@ FIGURES_DIR = REPORT_DIR / "figures"
 SPLITS = ("train", "validation", "test")
 # The two evaluations of the test split: the untuned model and the LoRA-tuned one.
 EVALUATIONS = ("baseline", "finetuned")
+
+
+def search_roots() -> list[Path]:
+    """Folders that relative paths in params.yaml (datasets, mirrors, models) are read against.
+
+    First this project; then, in a queued experiment, the repository that queued it:
+    `dvc exp run --queue` runs each experiment in a copy under .dvc/tmp/exps/, where a sibling
+    such as ../shared is not beside it, and DVC points DVC_ROOT at the original repository.
+    """
+    roots = [PROJECT_ROOT]
+    dvc_root = os.environ.get("DVC_ROOT")
+    if dvc_root and Path(dvc_root).resolve() != PROJECT_ROOT:
+        roots.append(Path(dvc_root).resolve())
+    return roots
+
+
+def find_folder(path: str, roots: list[Path]) -> Path | None:
+    """The first existing folder `path` names: as is if absolute, else under each root in turn."""
+    as_path = Path(path).expanduser()
+    candidates = [as_path] if as_path.is_absolute() else [root / as_path for root in roots]
+    return next((candidate for candidate in candidates if candidate.is_dir()), None)
+
+
+def portable_path(path: Path) -> str:
+    """`path` relative to the nearest search root, so outputs name it alike in the workspace and
+    in a queued experiment's copy."""
+    return min((os.path.relpath(path, root) for root in search_roots()), key=len)
 
 
 def prepared_split_file(split: str) -> Path:

@@ -8,12 +8,13 @@ data/prepared/labels.json, and rows and class counts per split in metrics/data.j
 
 import logging
 import os
+from pathlib import Path
 
 from src.cli import run_stage
 from src.data import load_labelled_splits, stratified_sample, summarize, write_prepared
 from src.outputs import write_json
 from src.params import Params
-from src.paths import DATA_SUMMARY_FILE, PROJECT_ROOT, SPLITS
+from src.paths import DATA_SUMMARY_FILE, SPLITS, portable_path
 
 log = logging.getLogger("prepare")
 
@@ -23,7 +24,7 @@ def prepare() -> None:
     dataset = load_labelled_splits(data.dataset, data.mirrors, data.text_column, data.label_column)
     source = dataset.source
     if os.path.isabs(source):
-        source = os.path.relpath(source, PROJECT_ROOT)  # the same on every machine with this layout
+        source = portable_path(Path(source))  # the same on every machine with this layout
     log.info("dataset %s from %s, labels: %s", data.dataset, source, ", ".join(dataset.label_names))
 
     sampled = {

@@ -58,7 +58,16 @@ def test_local_folder_in_every_format_and_label_style(tmp_path, fmt, labels):
 
 def test_relative_folder_resolves_against_the_project_root(tmp_path):
     folder = write_folder(tmp_path / "rel", "jsonl")
-    assert resolve_dataset("rel", [], root=tmp_path) == folder
+    assert resolve_dataset("rel", [], roots=[tmp_path]) == folder.resolve()
+
+
+def test_queued_experiment_finds_relative_folders_beside_the_original_repo(tmp_path, monkeypatch):
+    # `dvc exp run --queue` runs in a copy under .dvc/tmp/exps/ and sets DVC_ROOT to the repo.
+    write_folder(tmp_path / "emotion", "jsonl")
+    (tmp_path / "repo").mkdir()
+    monkeypatch.setenv("DVC_ROOT", str(tmp_path / "repo"))
+    assert resolve_dataset("dair-ai/emotion", ["..", "../nowhere"]) == (tmp_path / "emotion").resolve()
+    assert resolve_dataset("../emotion", []) == (tmp_path / "emotion").resolve()
 
 
 def test_hub_id_found_in_a_mirror_by_its_short_name():
