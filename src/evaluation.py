@@ -1,7 +1,8 @@
 """Scoring a classifier on the test split and writing the evaluation outputs.
 
-The baseline and evaluate stages both call `evaluate_on_test`, so the untuned and the tuned model
-are measured by the same code and written in the same shape:
+The baseline and evaluate stages call `evaluate_on_test`, and the classical stage calls
+`score_and_write` with its own probabilities, so every model is measured by the same code and
+written in the same shape:
 
 - metrics/<name>.json            accuracy, macro/weighted F1, per-class precision/recall/F1
 - plots/<name>/confusion.csv     one `actual,predicted` row per test text (DVC's confusion template)
@@ -32,8 +33,12 @@ def evaluate_on_test(model, tokenizer, label_names: list[str], params: Params, n
         max_length=params.model.max_length,
         desc=f"{name}: test",
     )
-    predicted = probabilities.argmax(axis=1)
-    metrics = classification_metrics(test["label"].to_numpy(), predicted, label_names)
+    return score_and_write(name, test, probabilities, label_names)
+
+
+def score_and_write(name: str, test: pd.DataFrame, probabilities: np.ndarray, label_names: list[str]) -> dict:
+    """Score one row of class probabilities per test row, write evaluation `name`, return its metrics."""
+    metrics = classification_metrics(test["label"].to_numpy(), probabilities.argmax(axis=1), label_names)
     write_evaluation(name, test, probabilities, label_names, metrics)
     return metrics
 

@@ -60,12 +60,28 @@ class EvalParams:
 
 
 @dataclass(frozen=True)
+class ClassicalParams:
+    max_features: int | None  # vocabulary size cap; null keeps every term
+    ngram_max: int  # word n-grams from 1 to this
+    C: float  # inverse regularisation strength of the logistic regression
+
+
+@dataclass(frozen=True)
+class StatsParams:
+    bootstrap_resamples: int
+    confidence: float  # of the bootstrap intervals, e.g. 0.95
+    seed: int
+
+
+@dataclass(frozen=True)
 class Params:
     data: DataParams
     model: ModelParams
     lora: LoraParams
     train: TrainParams
     eval: EvalParams
+    classical: ClassicalParams
+    stats: StatsParams
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Params:
@@ -95,6 +111,8 @@ _SECTIONS = {
     "lora": LoraParams,
     "train": TrainParams,
     "eval": EvalParams,
+    "classical": ClassicalParams,
+    "stats": StatsParams,
 }
 
 

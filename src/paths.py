@@ -18,6 +18,7 @@ ADAPTER_DIR = PROJECT_ROOT / "models" / "adapter"
 METRICS_DIR = PROJECT_ROOT / "metrics"
 DATA_SUMMARY_FILE = METRICS_DIR / "data.json"
 TRAIN_METRICS_FILE = METRICS_DIR / "train.json"
+SIGNIFICANCE_FILE = METRICS_DIR / "significance.json"
 
 PLOTS_DIR = PROJECT_ROOT / "plots"
 TRAINING_LOG_DIR = PLOTS_DIR / "training"
@@ -27,8 +28,8 @@ REPORT_FILE = REPORT_DIR / "report.md"
 FIGURES_DIR = REPORT_DIR / "figures"
 
 SPLITS = ("train", "validation", "test")
-# The two evaluations of the test split: the untuned model and the LoRA-tuned one.
-EVALUATIONS = ("baseline", "finetuned")
+# The evaluations of the test split: the untuned model, TF-IDF + logistic regression, and the LoRA-tuned one.
+EVALUATIONS = ("baseline", "classical", "finetuned")
 
 
 def search_roots() -> list[Path]:

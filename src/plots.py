@@ -14,7 +14,7 @@ from sklearn.metrics import ConfusionMatrixDisplay  # noqa: E402
 
 from src.outputs import atomic_file  # noqa: E402
 
-TITLES = {"baseline": "Untuned baseline", "finetuned": "Fine-tuned (LoRA)"}
+TITLES = {"baseline": "Untuned baseline", "classical": "TF-IDF + logistic regression", "finetuned": "Fine-tuned (LoRA)"}
 
 
 def _save(fig, path: Path) -> None:

@@ -1,4 +1,4 @@
-"""The markdown report: baseline vs fine-tuned, per class, efficiency, data and params.
+"""The markdown report: untuned vs classical vs fine-tuned, how sure, per class, efficiency, data, params.
 
 Everything here is formatting; the numbers come from the metrics files the stages wrote.
 """
@@ -8,10 +8,20 @@ from __future__ import annotations
 import yaml
 
 HEADLINE_METRICS = (("accuracy", "Accuracy"), ("macro_f1", "Macro-F1"), ("weighted_f1", "Weighted-F1"))
+MODEL_TITLES = {"baseline": "Untuned", "classical": "TF-IDF + LR", "finetuned": "Fine-tuned (LoRA)"}
+LONG_TITLES = {
+    "baseline": "the untuned model",
+    "classical": "TF-IDF + logistic regression",
+    "finetuned": "the fine-tuned model",
+}
 
 
 def _signed(delta: float) -> str:
     return f"{delta:+.4f}"
+
+
+def _p(p_value: float) -> str:
+    return "p < 0.0001" if p_value < 1e-4 else f"p = {p_value:.4f}"
 
 
 def _table(header: list[str], rows: list[list[str]], align: str | None = None) -> str:
@@ -21,57 +31,98 @@ def _table(header: list[str], rows: list[list[str]], align: str | None = None) -
     return "\n".join("| " + " | ".join(cells) + " |" for cells in lines)
 
 
+def significance_sentence(a: str, b: str, test: dict, alpha: float) -> str:
+    """One sentence saying in words whether `a` and `b` differ on the test rows."""
+    kind = "exact binomial" if test["exact"] else "chi-square"
+    verdict = "significant" if test["p_value"] < alpha else "not significant"
+    return (
+        f"{LONG_TITLES[a].capitalize()} is right on {test['a_only_right']:,} test rows that "
+        f"{LONG_TITLES[b]} gets wrong, and wrong on {test['b_only_right']:,} that it gets right: "
+        f"the difference is **{verdict}** at the {alpha:.0%} level (McNemar's {kind} test, {_p(test['p_value'])})."
+    )
+
+
 def render_report(
     *,
     params: dict,
     data_summary: dict,
-    baseline: dict,
-    finetuned: dict,
+    evaluations: dict[str, dict],
+    significance: dict,
     training: dict,
     label_names: list[str],
     figures: dict[str, str],
 ) -> str:
-    """`figures` maps confusion / curves / per_class_f1 to image paths relative to the report."""
-    gain = finetuned["accuracy"] - baseline["accuracy"]
+    """`evaluations` maps baseline / classical / finetuned to their metrics; `figures` maps
+    confusion / curves / per_class_f1 to image paths relative to the report."""
+    base, classical, tuned = evaluations["baseline"], evaluations["classical"], evaluations["finetuned"]
+    confidence = params["stats"]["confidence"]
+    alpha = 1 - confidence
     trainable = training["parameters"]
+    intervals = significance["intervals"]
+    tests = significance["mcnemar"]
     sections = [
         "# LoRA fine-tuning report",
         (
             f"LoRA fine-tuning of `{params['model']['name']}` on `{params['data']['dataset']}` took test "
-            f"accuracy from **{baseline['accuracy']:.4f}** (untuned) to **{finetuned['accuracy']:.4f}** "
-            f"({_signed(gain)}), training {trainable['trainable']:,} of {trainable['total']:,} parameters "
-            f"({trainable['trainable_percent']:.2f}%) for {training['train_time_s']:.0f} s."
+            f"accuracy from **{base['accuracy']:.4f}** (untuned) to **{tuned['accuracy']:.4f}** "
+            f"({_signed(tuned['accuracy'] - base['accuracy'])}), against **{classical['accuracy']:.4f}** for "
+            f"TF-IDF + logistic regression on the same rows, training {trainable['trainable']:,} of "
+            f"{trainable['total']:,} parameters ({trainable['trainable_percent']:.2f}%) for "
+            f"{training['train_time_s']:.0f} s."
         ),
         "## Test set",
         _table(
-            ["Metric", "Untuned baseline", "Fine-tuned (LoRA)", "Change"],
+            ["Metric", *(MODEL_TITLES[name] for name in evaluations), "Fine-tuned vs untuned", "Fine-tuned vs TF-IDF + LR"],
             [
-                [label, f"{baseline[key]:.4f}", f"{finetuned[key]:.4f}", _signed(finetuned[key] - baseline[key])]
+                [
+                    label,
+                    *(f"{metrics[key]:.4f}" for metrics in evaluations.values()),
+                    _signed(tuned[key] - base[key]),
+                    _signed(tuned[key] - classical[key]),
+                ]
                 for key, label in HEADLINE_METRICS
             ],
         ),
         f"Test rows: {data_summary['test']['rows']:,}. The untuned model is the pretrained encoder "
-        "with a fresh classification head, the same one training starts from.",
+        "with a fresh classification head, the same one training starts from. TF-IDF + LR is "
+        "fit on the same training rows as the fine-tuned model.",
+        "## How sure are these numbers?",
+        f"{confidence:.0%} bootstrap intervals ({params['stats']['bootstrap_resamples']:,} resamples of the test rows):",
+        _table(
+            ["Model", "Accuracy", f"{confidence:.0%} interval", "Macro-F1", f"{confidence:.0%} interval"],
+            [
+                [
+                    MODEL_TITLES[name],
+                    f"{metrics['accuracy']:.4f}",
+                    f"{intervals[name]['accuracy']['low']:.4f} – {intervals[name]['accuracy']['high']:.4f}",
+                    f"{metrics['macro_f1']:.4f}",
+                    f"{intervals[name]['macro_f1']['low']:.4f} – {intervals[name]['macro_f1']['high']:.4f}",
+                ]
+                for name, metrics in evaluations.items()
+            ],
+        ),
+        "Paired tests on the same test rows (McNemar's test: exact where fewer than 25 rows differ):",
+        "\n".join(
+            f"- {significance_sentence(*pair.split('_vs_'), test, alpha)}" for pair, test in tests.items()
+        ),
         "## Per-class F1",
         _table(
-            ["Class", "Test rows", "Untuned F1", "Fine-tuned F1", "Change", "Fine-tuned precision", "Fine-tuned recall"],
+            ["Class", "Test rows", *(MODEL_TITLES[name] for name in evaluations), "Fine-tuned precision", "Fine-tuned recall"],
             [
                 [
                     name,
                     f"{data_summary['test']['classes'][name]:,}",
-                    f"{baseline['per_class'][name]['f1']:.4f}",
-                    f"{finetuned['per_class'][name]['f1']:.4f}",
-                    _signed(finetuned["per_class"][name]["f1"] - baseline["per_class"][name]["f1"]),
-                    f"{finetuned['per_class'][name]['precision']:.4f}",
-                    f"{finetuned['per_class'][name]['recall']:.4f}",
+                    *(f"{metrics['per_class'][name]['f1']:.4f}" for metrics in evaluations.values()),
+                    f"{tuned['per_class'][name]['precision']:.4f}",
+                    f"{tuned['per_class'][name]['recall']:.4f}",
                 ]
                 for name in label_names
             ],
         ),
-        f"![Per-class F1 of both models]({figures['per_class_f1']})",
+        f"![Per-class F1 of each model]({figures['per_class_f1']})",
         "## Confusion matrices",
         "Rows are the true class, columns the predicted one; the diagonal counts correct answers.",
-        f"![Confusion matrices of the untuned and the fine-tuned model]({figures['confusion']})",
+        f"![Confusion matrices of the untuned, classical and fine-tuned models]({figures['confusion']})",
         "## Training",
         f"![Training loss and validation scores]({figures['curves']})",
         _table(

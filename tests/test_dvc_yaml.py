@@ -20,7 +20,7 @@ def relative(path) -> str:
 
 
 def test_stages_run_in_pipeline_order():
-    assert list(STAGES) == ["prepare", "baseline", "train", "evaluate", "report"]
+    assert list(STAGES) == ["prepare", "baseline", "classical", "train", "evaluate", "report"]
     for name, stage in STAGES.items():
         assert stage["cmd"] == f"python -m src.{name}"
         assert f"src/{name}.py" in stage["deps"]
@@ -29,10 +29,10 @@ def test_stages_run_in_pipeline_order():
 def test_outputs_are_the_paths_the_code_writes():
     assert {relative(paths.PREPARED_DIR), relative(paths.DATA_SUMMARY_FILE)} == out_paths("prepare")
     assert {relative(paths.ADAPTER_DIR), relative(paths.TRAIN_METRICS_FILE), relative(paths.TRAINING_LOG_DIR)} == out_paths("train")
-    for stage, evaluation in (("baseline", "baseline"), ("evaluate", "finetuned")):
+    for stage, evaluation in (("baseline", "baseline"), ("classical", "classical"), ("evaluate", "finetuned")):
         expected = {paths.evaluation_metrics_file(evaluation), paths.confusion_file(evaluation), paths.predictions_file(evaluation)}
         assert {relative(p) for p in expected} == out_paths(stage)
-    assert {relative(paths.REPORT_DIR)} == out_paths("report")
+    assert {relative(paths.REPORT_DIR), relative(paths.SIGNIFICANCE_FILE)} == out_paths("report")
     assert {relative(paths.evaluation_metrics_file(e)) for e in paths.EVALUATIONS} <= set(DVC_YAML["metrics"])
 
 
@@ -46,7 +46,7 @@ def test_every_listed_param_exists():
 
 
 def test_lora_and_train_changes_rerun_neither_prepare_nor_baseline():
-    for stage in ("prepare", "baseline"):
+    for stage in ("prepare", "baseline", "classical"):
         sections = {key.split(".")[0] for key in STAGES[stage]["params"]}
         assert not sections & {"lora", "train"}, stage
     assert {key.split(".")[0] for key in STAGES["train"]["params"]} >= {"lora", "train"}

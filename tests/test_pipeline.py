@@ -23,7 +23,7 @@ from tests.conftest import EMOTION_LABELS
 pytestmark = pytest.mark.slow
 
 PROJECT_FILES = ["dvc.yaml", "params.yaml", "src", ".dvc/config", ".dvc/.gitignore", ".dvcignore", ".gitignore"]
-STAGES = ["prepare", "baseline", "train", "evaluate", "report"]
+STAGES = ["prepare", "baseline", "classical", "train", "evaluate", "report"]
 
 
 def shrink(params: dict, emotion_dir: Path) -> dict:
@@ -106,7 +106,7 @@ def test_prepared_data_is_sampled_and_labelled(project, reproduced):
     assert sum(summary["train"]["classes"].values()) == summary["train"]["rows"] == 48
 
 
-@pytest.mark.parametrize("evaluation", ["baseline", "finetuned"])
+@pytest.mark.parametrize("evaluation", ["baseline", "classical", "finetuned"])
 def test_evaluation_outputs_parse_and_metrics_are_scores(project, reproduced, evaluation):
     metrics = json.loads((project / "metrics" / f"{evaluation}.json").read_text())
     values = dict(leaves(metrics))
@@ -146,16 +146,30 @@ def test_report_has_tables_and_figures(project, reproduced):
         assert f"(figures/{figure})" in report
 
 
+def test_significance_has_intervals_around_each_score_and_the_paired_tests(project, reproduced):
+    significance = json.loads((project / "metrics" / "significance.json").read_text())
+    for evaluation in ("baseline", "classical", "finetuned"):
+        metrics = json.loads((project / "metrics" / f"{evaluation}.json").read_text())
+        for key in ("accuracy", "macro_f1"):
+            interval = significance["intervals"][evaluation][key]
+            assert interval["low"] <= metrics[key] <= interval["high"]
+    for pair in ("finetuned_vs_baseline", "finetuned_vs_classical"):
+        test = significance["mcnemar"][pair]
+        assert 0.0 <= test["p_value"] <= 1.0 and test["a_only_right"] + test["b_only_right"] <= 24
+    report = (project / "reports" / "report.md").read_text()
+    assert "McNemar's" in report and "95% interval" in report
+
+
 def test_plots_show_includes_confusion_matrices_and_curves(project, reproduced):
     dvc("plots", "show", "-o", "plots_page", cwd=project)
     page = (project / "plots_page" / "index.html").read_text()
-    for plot_id in ("confusion_baseline", "confusion_finetuned", "training_loss", "validation_scores"):
+    for plot_id in ("confusion_baseline", "confusion_classical", "confusion_finetuned", "training_loss", "validation_scores"):
         assert plot_id in page
 
 
 def test_lora_experiment_reruns_only_what_it_touches(project, reproduced):
     output = dvc("exp", "run", "-S", "lora.alpha=32", cwd=project)
-    for stage in ("prepare", "baseline"):
+    for stage in ("prepare", "baseline", "classical"):
         assert f"Stage '{stage}' didn't change, skipping" in output
         assert f"Running stage '{stage}'" not in output
     for stage in ("train", "evaluate", "report"):

@@ -1,9 +1,11 @@
+import numpy as np
 import pandas as pd
 import pytest
 
 from src.metrics import classification_metrics
 from src.plots import plot_confusion_matrices, plot_per_class_f1, plot_training_curves
 from src.reporting import render_report
+from src.statistics import compare_models
 
 LABELS = ["neg", "pos"]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -13,6 +15,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 def evaluations():
     return {
         "baseline": classification_metrics([0, 0, 1, 1], [1, 1, 1, 1], LABELS),
+        "classical": classification_metrics([0, 0, 1, 1], [0, 1, 1, 0], LABELS),
         "finetuned": classification_metrics([0, 0, 1, 1], [0, 0, 1, 0], LABELS),
     }
 
@@ -35,14 +38,28 @@ def test_figures_are_written_as_png(tmp_path, evaluations):
     assert not list(tmp_path.glob(".*.tmp"))  # no temporary files left behind
 
 
-def test_report_tables_show_both_models_and_the_change(evaluations):
+def test_report_tables_show_every_model_the_changes_and_how_sure(evaluations):
+    y_true = np.array([0, 0, 1, 1])
+    significance = compare_models(
+        y_true,
+        {"baseline": np.array([1, 1, 1, 1]), "classical": np.array([0, 1, 1, 0]), "finetuned": np.array([0, 0, 1, 0])},
+        [("finetuned", "baseline"), ("finetuned", "classical")],
+        n_labels=2,
+        resamples=50,
+        confidence=0.95,
+        seed=0,
+    )
     report = render_report(
-        params={"model": {"name": "some/model"}, "data": {"dataset": "some/data"}},
+        params={
+            "model": {"name": "some/model"},
+            "data": {"dataset": "some/data"},
+            "stats": {"bootstrap_resamples": 50, "confidence": 0.95},
+        },
         data_summary={
             split: {"rows": 4, "classes": {"neg": 2, "pos": 2}} for split in ("train", "validation", "test")
         },
-        baseline=evaluations["baseline"],
-        finetuned=evaluations["finetuned"],
+        evaluations=evaluations,
+        significance=significance,
         training={
             "parameters": {"trainable": 1000, "total": 100000, "trainable_percent": 1.0},
             "adapter_size_mb": 0.5,
@@ -53,10 +70,14 @@ def test_report_tables_show_both_models_and_the_change(evaluations):
         label_names=LABELS,
         figures={"confusion": "figures/c.png", "curves": "figures/t.png", "per_class_f1": "figures/f.png"},
     )
-    # baseline accuracy 0.5 (all "pos"), fine-tuned 0.75.
-    assert "| Accuracy | 0.5000 | 0.7500 | +0.2500 |" in report
-    assert "from **0.5000** (untuned) to **0.7500** (+0.2500)" in report
-    assert "| pos | 2 | 0.6667 | 0.6667 | +0.0000 |" in report
+    # baseline accuracy 0.5 (all "pos"), classical 0.5, fine-tuned 0.75.
+    assert "| Accuracy | 0.5000 | 0.5000 | 0.7500 | +0.2500 | +0.2500 |" in report
+    assert "from **0.5000** (untuned) to **0.7500** (+0.2500), against **0.5000**" in report
+    assert "| pos | 2 | 0.6667 | 0.5000 | 0.6667 |" in report
+    # Only the fine-tuned model is right on rows 0 and 1, only the untuned on row 3: too few to be sure.
+    assert "right on 2 test rows that the untuned model gets wrong, and wrong on 1 that it gets right" in report
+    assert "**not significant** at the 5% level (McNemar's exact binomial test, p = 1.0000)" in report
+    assert "| Untuned | 0.5000 | " in report and "95% interval" in report
     assert "1,000 (1.00% of 100,000)" in report
     for figure in ("figures/c.png", "figures/t.png", "figures/f.png"):
         assert f"({figure})" in report
