@@ -11,8 +11,8 @@ import os
 import torch
 
 from src.errors import ParamsError
+from src.params import PRECISIONS
 
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
 def cpu_has_fast_bf16() -> bool:

@@ -12,6 +12,7 @@ import math
 import tempfile
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 import torch
@@ -54,6 +55,7 @@ class TrainingResult:
     model: PeftModel
     tokenizer: object
     efficiency: dict  # trainable parameters, time, throughput, last validation scores
+    total_flos: float  # the Trainer's count of training FLOPs (6 x non-embedding parameters x tokens)
 
 
 def tokenize(frame: pd.DataFrame, tokenizer, max_length: int) -> Dataset:
@@ -66,7 +68,14 @@ def tokenize(frame: pd.DataFrame, tokenizer, max_length: int) -> Dataset:
     )
 
 
-def train_lora(params: Params, label_names: list[str], train: pd.DataFrame, validation: pd.DataFrame) -> TrainingResult:
+def train_lora(
+    params: Params,
+    label_names: list[str],
+    train: pd.DataFrame,
+    validation: pd.DataFrame,
+    log_dir: Path = TRAINING_LOG_DIR,
+) -> TrainingResult:
+    """Fine-tune with LoRA; dvclive writes the curves to `log_dir`."""
     precision = resolve_precision(params.train.precision)
     threads = use_available_cores()
     log.info("training in %s on %s (%d CPU threads)", precision, "cuda" if torch.cuda.is_available() else "cpu", threads)
@@ -80,7 +89,7 @@ def train_lora(params: Params, label_names: list[str], train: pd.DataFrame, vali
     trainable, total = count_parameters(model)
 
     steps_per_epoch = math.ceil(len(train_set) / params.train.batch_size)
-    live = Live(dir=str(TRAINING_LOG_DIR), save_dvc_exp=False, dvcyaml=None, report=None)
+    live = Live(dir=str(log_dir), save_dvc_exp=False, dvcyaml=None, report=None)
     with tempfile.TemporaryDirectory(prefix="loraflow-trainer-") as scratch:
         args = TrainingArguments(
             output_dir=scratch,  # nothing is checkpointed; the stage saves the adapter itself
@@ -127,4 +136,4 @@ def train_lora(params: Params, label_names: list[str], train: pd.DataFrame, vali
             "macro_f1": last_eval["eval_macro_f1"],
         },
     }
-    return TrainingResult(model=model, tokenizer=tokenizer, efficiency=efficiency)
+    return TrainingResult(model=model, tokenizer=tokenizer, efficiency=efficiency, total_flos=trainer.state.total_flos)

@@ -46,3 +46,77 @@ def test_sample_size_must_be_positive_int_or_null(raw_params, bad):
     raw["data"]["sample_size"]["train"] = bad
     with pytest.raises(ParamsError, match="data.sample_size.train"):
         Params.from_dict(raw)
+
+
+@pytest.mark.parametrize(
+    ("key", "bad", "allowed"),
+    [
+        ("lora.r", 0, "use a whole number >= 1"),
+        ("lora.r", 4.5, "use a whole number >= 1"),
+        ("lora.alpha", 0, "use a number > 0"),
+        ("lora.dropout", 1.0, "use a number >= 0 and < 1"),
+        ("lora.dropout", -0.1, "use a number >= 0 and < 1"),
+        ("lora.target_modules", "everything", "use all-linear, or a non-empty list of module names"),
+        ("lora.target_modules", [], "use all-linear, or a non-empty list of module names"),
+        ("train.epochs", 0, "use a whole number >= 1"),
+        ("train.learning_rate", -0.001, "use a number > 0"),
+        ("train.learning_rate", "fast", "use a number > 0"),
+        ("train.warmup_ratio", 1.5, "use a number >= 0 and < 1"),
+        ("train.precision", "bf61", "use one of auto, fp32, bf16, fp16 (did you mean 'bf16'?)"),
+        ("eval.batch_size", None, "use a whole number >= 1"),
+        ("model.max_length", 1, "use a whole number >= 2"),
+        ("model.name", "", "use a non-empty string"),
+        ("data.mirrors", "../shared/data", "use a list of non-empty strings"),
+        ("classical.C", 0, "use a number > 0"),
+        ("stats.confidence", 95, "use a number > 0 and < 1"),
+    ],
+)
+def test_bad_value_names_the_key_the_value_and_what_is_allowed(raw_params, key, bad, allowed):
+    raw = copy.deepcopy(raw_params)
+    section, name = key.split(".")
+    raw[section][name] = bad
+    with pytest.raises(ParamsError) as error:
+        Params.from_dict(raw)
+    assert str(error.value).startswith(f"params.yaml: {key} is {bad!r}; {allowed}")
+
+
+def test_exponent_notation_that_yaml_reads_as_text_is_a_number(raw_params):
+    raw = copy.deepcopy(raw_params)
+    raw["train"]["learning_rate"] = yaml.safe_load("lr: 1e-3")["lr"]  # PyYAML gives the string '1e-3'
+    assert Params.from_dict(raw).train.learning_rate == 0.001
+
+
+def test_a_list_of_target_modules_is_accepted(raw_params):
+    raw = copy.deepcopy(raw_params)
+    raw["lora"]["target_modules"] = ["query", "value"]
+    assert Params.from_dict(raw).lora.target_modules == ["query", "value"]
+
+
+def test_a_section_that_is_not_a_mapping_is_named(raw_params):
+    raw = copy.deepcopy(raw_params)
+    raw["lora"] = 8
+    with pytest.raises(ParamsError, match="'lora' must be a mapping"):
+        Params.from_dict(raw)
+
+
+def test_stage_exits_1_with_the_message_and_writes_nothing(tmp_path, raw_params):
+    """The real stage entry point, on a copy of the project with one bad value."""
+    import shutil
+    import subprocess
+    import sys
+
+    from src.paths import PROJECT_ROOT
+
+    shutil.copytree(PROJECT_ROOT / "src", tmp_path / "src", ignore=shutil.ignore_patterns("__pycache__"))
+    raw = copy.deepcopy(raw_params)
+    raw["lora"]["alpah"] = raw["lora"].pop("alpha")
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if "__pycache__" not in p.parts)
+    result = subprocess.run([sys.executable, "-m", "src.prepare"], cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: params.yaml: unknown key 'lora.alpah'. Did you mean 'lora.alpha'? "
+        "Allowed keys here: lora.r, lora.alpha, lora.dropout, lora.target_modules."
+    )
+    after = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if "__pycache__" not in p.parts)
+    assert after == before
