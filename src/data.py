@@ -12,6 +12,7 @@ data/prepared/labels.json, in id order.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,7 @@ class LabelledSplits:
     splits: dict[str, pd.DataFrame]  # split name -> columns `text`, `label` (int id)
     label_names: list[str]  # label id -> name
     source: str  # the folder or Hub id the rows came from
+    dropped: dict[str, dict[str, int]]  # split name -> rows dropped as unusable, by reason
 
 
 # --------------------------------------------------------------------------- finding the data
@@ -76,8 +78,32 @@ def load_labelled_splits(
                     f"(columns: {', '.join(map(str, frame.columns))}). "
                     "Set data.text_column / data.label_column in params.yaml."
                 )
-    splits, label_names = encode_labels(raw, text_column, label_column, class_names)
-    return LabelledSplits(splits=splits, label_names=label_names, source=str(source))
+    cleaned, dropped = {}, {}
+    for split, frame in raw.items():
+        cleaned[split], dropped[split] = drop_unusable_rows(frame, text_column, label_column)
+        if cleaned[split].empty:
+            raise DataError(
+                f"The {split} split of {source} has no usable rows: all {len(frame)} have an empty "
+                f"text or no label ({dropped[split]})."
+            )
+    splits, label_names = encode_labels(cleaned, text_column, label_column, class_names)
+    return LabelledSplits(splits=splits, label_names=label_names, source=str(source), dropped=dropped)
+
+
+def drop_unusable_rows(frame: pd.DataFrame, text_column: str, label_column: str) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Drop rows with no label or an empty (or whitespace-only) text, and count each reason.
+
+    Such rows carry nothing to learn or score; dropping them, counted in the data summary and the
+    report, beats stopping a run over a handful of blank lines.
+    """
+    labels = frame[label_column]
+    null_label = labels.isna() | (labels.astype(str).str.strip() == "")
+    texts = frame[text_column]
+    empty_text = ~null_label & (texts.isna() | (texts.astype(str).str.strip() == ""))
+    kept = frame[~(null_label | empty_text)].reset_index(drop=True)
+    if pd.api.types.is_float_dtype(kept[label_column]) and (kept[label_column] % 1 == 0).all():
+        kept[label_column] = kept[label_column].astype(int)  # a null made pandas read the ids as floats
+    return kept, {"null_label": int(null_label.sum()), "empty_text": int(empty_text.sum())}
 
 
 def read_local_splits(folder: Path) -> dict[str, pd.DataFrame]:
@@ -90,15 +116,35 @@ def read_local_splits(folder: Path) -> dict[str, pd.DataFrame]:
                 f"No {split} file in {folder}: expected one of "
                 f"{', '.join(split + ext for ext in LOCAL_FORMATS)}."
             )
-        path = candidates[0]
-        kind = LOCAL_FORMATS[path.suffix]
-        if kind == "jsonl":
-            splits[split] = pd.read_json(path, lines=True, dtype=False)
-        elif kind == "csv":
-            splits[split] = pd.read_csv(path, keep_default_na=False)
-        else:
-            splits[split] = pd.read_parquet(path)
+        splits[split] = read_split_file(candidates[0])
     return splits
+
+
+def read_split_file(path: Path) -> pd.DataFrame:
+    """One split file; a file that is not UTF-8, cannot be parsed or has no rows is an error."""
+    kind = LOCAL_FORMATS[path.suffix]
+    if kind != "parquet":
+        raw = path.read_bytes()
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            line = raw[: error.start].count(b"\n") + 1
+            raise DataError(f"{path}, line {line}, is not valid UTF-8; save the file as UTF-8.") from None
+    try:
+        if kind == "jsonl":
+            frame = pd.read_json(path, lines=True, dtype=False)
+        elif kind == "csv":
+            # Keep "NA" or "None" as text; only truly empty cells count as missing.
+            frame = pd.read_csv(path, keep_default_na=False, na_values=[""])
+        else:
+            frame = pd.read_parquet(path)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path} is empty; it needs a header and at least one row.") from None
+    except ValueError as error:
+        raise DataError(f"{path} could not be read as {kind}: {error}") from None
+    if frame.empty:
+        raise DataError(f"{path} has no rows; it needs at least one labelled text.")
+    return frame
 
 
 def _load_hub_splits(
@@ -178,23 +224,61 @@ def _names_from_label_text(raw: dict[str, pd.DataFrame], label_column: str) -> l
 # --------------------------------------------------------------------------- sampling
 
 
-def stratified_sample(frame: pd.DataFrame, size: int | None, seed: int) -> pd.DataFrame:
-    """Draw `size` rows keeping the class proportions; None or a size >= the split keeps all rows."""
+def stratified_sample(frame: pd.DataFrame, size: int | None, seed: int, split: str = "train") -> pd.DataFrame:
+    """Draw `size` rows keeping the class proportions; None or a size >= the split keeps all rows.
+
+    A size too small to keep every class of the split is an error, not a silently smaller label set.
+    """
     if size is None or size >= len(frame):
         return frame.reset_index(drop=True)
-    sample, _ = train_test_split(frame, train_size=size, stratify=frame["label"], random_state=seed)
+    counts = frame["label"].value_counts()
+    rarest = int(counts.min())
+    needed = math.ceil(len(frame) / rarest)
+    too_small = DataError(
+        f"data.sample_size.{split} is {size}, too few to keep every class of the {split} split "
+        f"(its rarest class has {rarest} of {len(frame)} rows). Use at least {min(needed, len(frame))} "
+        "rows, or null for the whole split."
+    )
+    try:
+        sample, _ = train_test_split(frame, train_size=size, stratify=frame["label"], random_state=seed)
+    except ValueError:  # a class with a single row cannot be split in proportion
+        raise too_small from None
+    if set(sample["label"]) != set(counts.index):
+        raise too_small
     return sample.reset_index(drop=True)
 
 
-def summarize(splits: dict[str, pd.DataFrame], label_names: list[str]) -> dict:
-    """Rows and per-class counts of each split, for `dvc metrics show`."""
+def count_leaks(splits: dict[str, pd.DataFrame]) -> dict[str, int]:
+    """Rows of validation and test whose text (stripped, case-folded) also appears in train.
+
+    They are counted, not removed, so the test split stays the published one; the report shows
+    the count so a user can judge how much the scores may flatter.
+    """
+    seen = set(splits["train"]["text"].str.strip().str.casefold())
+    return {
+        f"{split}_texts_in_train": int(splits[split]["text"].str.strip().str.casefold().isin(seen).sum())
+        for split in ("validation", "test")
+    }
+
+
+def summarize(
+    splits: dict[str, pd.DataFrame],
+    label_names: list[str],
+    available: dict[str, int] | None = None,
+    dropped: dict[str, dict[str, int]] | None = None,
+) -> dict:
+    """Rows, rows available before sampling, rows dropped as unusable, per-class counts of each
+    split, and the train/test overlap, for `dvc metrics show` and the report."""
     summary = {}
     for split, frame in splits.items():
         counts = frame["label"].value_counts()
         summary[split] = {
             "rows": int(len(frame)),
+            "available": int((available or {}).get(split, len(frame))),
+            "dropped": dict((dropped or {}).get(split, {"null_label": 0, "empty_text": 0})),
             "classes": {name: int(counts.get(i, 0)) for i, name in enumerate(label_names)},
         }
+    summary["leakage"] = count_leaks(splits)
     return summary
 
 

@@ -28,13 +28,22 @@ def prepare() -> None:
     log.info("dataset %s from %s, labels: %s", data.dataset, source, ", ".join(dataset.label_names))
 
     sampled = {
-        split: stratified_sample(dataset.splits[split], data.sample_size[split], data.seed) for split in SPLITS
+        split: stratified_sample(dataset.splits[split], data.sample_size[split], data.seed, split) for split in SPLITS
     }
+    available = {split: len(dataset.splits[split]) for split in SPLITS}
+    summary = summarize(sampled, dataset.label_names, available, dataset.dropped)
     write_prepared(sampled, dataset.label_names, source)
-    summary = summarize(sampled, dataset.label_names)
     write_json(DATA_SUMMARY_FILE, summary)
     for split in SPLITS:
-        log.info("%-10s %6d rows (of %d)", split, summary[split]["rows"], len(dataset.splits[split]))
+        size, dropped = data.sample_size[split], summary[split]["dropped"]
+        note = f"; sample_size {size} exceeds the split, so all are kept" if size and size > available[split] else ""
+        log.info("%-10s %6d rows (of %d)%s", split, summary[split]["rows"], available[split], note)
+        if any(dropped.values()):
+            log.warning("%-10s dropped %d rows with no label and %d with an empty text", split, dropped["null_label"], dropped["empty_text"])
+    leaks = summary["leakage"]
+    if any(leaks.values()):
+        log.warning("texts also in train: %d in validation, %d in test (counted in metrics/data.json, not removed)",
+                    leaks["validation_texts_in_train"], leaks["test_texts_in_train"])
 
 
 def main(argv=None) -> None:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import yaml
 
+from src.paths import SPLITS
+
 HEADLINE_METRICS = (("accuracy", "Accuracy"), ("macro_f1", "Macro-F1"), ("weighted_f1", "Weighted-F1"))
 MODEL_TITLES = {"baseline": "Untuned", "classical": "TF-IDF + LR", "finetuned": "Fine-tuned (LoRA)"}
 LONG_TITLES = {
@@ -138,11 +140,24 @@ def render_report(
         ),
         "## Data",
         _table(
-            ["Split", "Rows", *label_names],
+            ["Split", "Rows", "Of available", "Dropped: no label", "Dropped: empty text", *label_names],
             [
-                [split, f"{summary['rows']:,}", *(f"{summary['classes'][name]:,}" for name in label_names)]
-                for split, summary in data_summary.items()
+                [
+                    split,
+                    f"{data_summary[split]['rows']:,}",
+                    f"{data_summary[split]['available']:,}",
+                    f"{data_summary[split]['dropped']['null_label']:,}",
+                    f"{data_summary[split]['dropped']['empty_text']:,}",
+                    *(f"{data_summary[split]['classes'][name]:,}" for name in label_names),
+                ]
+                for split in SPLITS
             ],
+        ),
+        (
+            f"Texts that also appear in the training rows (case and surrounding spaces ignored): "
+            f"{data_summary['leakage']['test_texts_in_train']:,} of the test rows and "
+            f"{data_summary['leakage']['validation_texts_in_train']:,} of the validation rows. They are "
+            "kept, so scores stay comparable with other work on the same test split."
         ),
         "## Params",
         "```yaml\n" + yaml.safe_dump(params, sort_keys=False).rstrip() + "\n```",

@@ -146,8 +146,63 @@ def test_prepared_round_trip_and_summary(tmp_path):
     pd.testing.assert_frame_equal(read_prepared("train", tmp_path / "prepared"), splits["train"])
     assert read_label_names(tmp_path / "prepared" / "labels.json") == ["sadness", "joy"]
     assert json.loads((tmp_path / "prepared" / "labels.json").read_text())["source"] == "somewhere"
-    summary = summarize(splits, ["sadness", "joy"])
-    assert summary["train"] == {"rows": 4, "classes": {"sadness": 2, "joy": 2}}
+    summary = summarize(splits, ["sadness", "joy"], available={"train": 10}, dropped={"train": {"null_label": 1, "empty_text": 5}})
+    assert summary["train"] == {
+        "rows": 4,
+        "available": 10,
+        "dropped": {"null_label": 1, "empty_text": 5},
+        "classes": {"sadness": 2, "joy": 2},
+    }
+    assert summary["leakage"] == {"validation_texts_in_train": 0, "test_texts_in_train": 0}
+
+
+def test_blank_texts_and_missing_labels_are_dropped_and_counted(tmp_path):
+    folder = write_folder(tmp_path / "d", "csv", labels="ints")
+    with open(folder / "train.csv", "a") as f:
+        f.write('"   ",1,joy\n,0,sadness\nno label here,,\n')
+    dataset = load_labelled_splits(str(folder), [], "text", "label")
+    assert dataset.dropped["train"] == {"null_label": 1, "empty_text": 2}
+    assert dataset.dropped["test"] == {"null_label": 0, "empty_text": 0}
+    assert len(dataset.splits["train"]) == 4 and dataset.splits["train"]["label"].dtype.kind == "i"
+
+
+def test_split_with_nothing_usable_is_an_error(tmp_path):
+    folder = write_folder(tmp_path / "d", "jsonl")
+    (folder / "validation.jsonl").write_text('{"text": "", "label": "joy"}\n{"text": "x", "label": null}\n')
+    with pytest.raises(DataError, match="validation split .* has no usable rows"):
+        load_labelled_splits(str(folder), [], "text", "label")
+
+
+def test_csv_with_a_header_and_no_rows_is_an_error(tmp_path):
+    folder = write_folder(tmp_path / "d", "csv")
+    (folder / "test.csv").write_text("text,label\n")
+    with pytest.raises(DataError, match=r"test.csv has no rows"):
+        load_labelled_splits(str(folder), [], "text", "label")
+
+
+def test_invalid_utf8_names_the_file_and_line(tmp_path):
+    folder = write_folder(tmp_path / "d", "jsonl")
+    (folder / "train.jsonl").write_bytes(b'{"text": "fine", "label": "joy"}\n{"text": "caf\xe9", "label": "joy"}\n')
+    with pytest.raises(DataError, match=r"train.jsonl, line 2, is not valid UTF-8"):
+        load_labelled_splits(str(folder), [], "text", "label")
+
+
+def test_sample_too_small_to_keep_every_class_is_an_error():
+    frame = pd.DataFrame({"text": [f"t{i}" for i in range(100)], "label": [0] * 97 + [1] * 3})
+    with pytest.raises(DataError, match=r"data.sample_size.train is 10, too few .* rarest class has 3 of 100 rows\). Use at least 34"):
+        stratified_sample(frame, 10, seed=0)
+    single = pd.DataFrame({"text": [f"t{i}" for i in range(50)], "label": [0] * 49 + [1]})
+    with pytest.raises(DataError, match="data.sample_size.validation is 20"):
+        stratified_sample(single, 20, seed=0, split="validation")
+
+
+def test_texts_shared_between_train_and_test_are_counted():
+    splits = {
+        "train": pd.DataFrame({"text": ["I am happy", "so sad"], "label": [1, 0]}),
+        "validation": pd.DataFrame({"text": ["new"], "label": [0]}),
+        "test": pd.DataFrame({"text": ["i am happy ", "other", "SO SAD"], "label": [1, 0, 0]}),
+    }
+    assert summarize(splits, ["sadness", "joy"])["leakage"] == {"validation_texts_in_train": 0, "test_texts_in_train": 2}
 
 
 def test_reading_before_prepare_says_to_run_prepare(tmp_path):
