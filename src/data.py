@@ -21,6 +21,7 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from src.errors import DataError
+from src.hub import hub_reachable, unreachable_hint
 from src.outputs import atomic_dir, read_json
 from src.paths import LABELS_FILE, PREPARED_DIR, SPLITS, find_folder, search_roots
 
@@ -152,6 +153,12 @@ def _load_hub_splits(
 ) -> tuple[dict[str, pd.DataFrame], list[str] | None]:
     import datasets
 
+    if not hub_reachable():
+        raise DataError(
+            f"{unreachable_hint()}, and no folder in data.mirrors ({', '.join(mirrors) or 'none'}) "
+            f"holds a copy of {dataset_id!r}. Put the dataset's train/validation/test files in a "
+            "folder and set data.dataset to that folder, or add its parent folder to data.mirrors."
+        )
     try:
         loaded = datasets.load_dataset(dataset_id)
     except Exception as error:  # the Hub raises many types; all mean "not loadable from here"

@@ -14,11 +14,13 @@ import logging
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from peft import LoraConfig, PeftModel, TaskType, get_peft_model
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreTrainedModel
 from transformers.utils import logging as transformers_logging
 
 from src.errors import ModelError
+from src.hub import hub_reachable, unreachable_hint
 from src.outputs import atomic_dir, read_json
 from src.params import LoraParams, ModelParams
 from src.paths import find_folder, search_roots
@@ -51,6 +53,12 @@ def resolve_model(name: str, revision: str = DEFAULT_REVISION) -> tuple[str, str
 
 def _from_pretrained(loader, name: str, revision: str, **kwargs):
     source, hub_revision = resolve_model(name, revision)
+    if hub_revision is not None and not hub_reachable():
+        raise ModelError(
+            f"{unreachable_hint()}, and model.name {name!r} is neither a local folder nor a model a "
+            "Python package ships. Set model.name to a local folder that holds the model's "
+            "config.json, weights (safetensors) and tokenizer files, or run where the Hub is reachable."
+        )
     try:
         return loader(source, revision=hub_revision, **kwargs)
     except OSError as error:
@@ -164,17 +172,19 @@ def load_finetuned(adapter_dir: Path, model: ModelParams):
     Returns (model in eval mode, tokenizer, label names).
     """
     labels_file = adapter_dir / LABELS_FILENAME
-    if not (adapter_dir / "adapter_config.json").is_file() or not labels_file.is_file():
+    needed = ["adapter_config.json", "adapter_model.safetensors", LABELS_FILENAME]
+    missing = [name for name in needed if not (adapter_dir / name).is_file()]
+    if missing:
         raise ModelError(
-            f"No trained adapter in {adapter_dir} (adapter_config.json or {LABELS_FILENAME} is "
-            "missing). Run the train stage first: `dvc repro train`."
+            f"No trained adapter in {adapter_dir} ({', '.join(missing)} missing). "
+            "Run the train stage first: `dvc repro train`."
         )
     label_names = list(read_json(labels_file)["label_names"])
     classifier = load_classifier(model, label_names)
     try:
         finetuned = PeftModel.from_pretrained(classifier, adapter_dir)
         tokenizer = AutoTokenizer.from_pretrained(adapter_dir)
-    except (OSError, ValueError, RuntimeError) as error:
+    except (OSError, ValueError, RuntimeError, SafetensorError) as error:
         raise ModelError(
             f"The adapter in {adapter_dir} could not be loaded ({type(error).__name__}: {error}). "
             "It may be corrupt or from another base model; retrain it with `dvc repro --force train`."

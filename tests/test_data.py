@@ -85,7 +85,7 @@ def test_missing_local_folder_is_a_clear_error(tmp_path):
 
 
 def test_unreachable_hub_dataset_names_the_mirrors_and_the_fix(tmp_path):
-    with pytest.raises(DataError, match=r"Could not load the Hub dataset 'someone/unmirrored'.*data.mirrors"):
+    with pytest.raises(DataError, match=r"Hub is unreachable .*data.mirrors \(.*\) holds a copy of 'someone/unmirrored'"):
         load_labelled_splits("someone/unmirrored", [str(tmp_path)], "text", "label")
 
 

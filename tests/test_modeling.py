@@ -59,7 +59,7 @@ def test_checkpoint_missing_encoder_weights_is_refused(tiny_bert_dir, tmp_path):
 
 
 def test_unknown_model_offline_says_how_to_use_a_local_folder():
-    with pytest.raises(ModelError, match="set model.name to a local folder"):
+    with pytest.raises(ModelError, match=r"Hub is unreachable .*'nobody/no-such-model' is neither a local folder.*Set model.name to a local folder"):
         load_tokenizer(model_params("nobody/no-such-model"))
 
 
@@ -96,3 +96,26 @@ def test_save_and_reload_give_identical_logits(tiny_bert_dir, tmp_path):
 def test_missing_adapter_is_a_clear_error(tmp_path, tiny_bert_dir):
     with pytest.raises(ModelError, match=r"No trained adapter in .*dvc repro train"):
         load_finetuned(tmp_path, model_params(str(tiny_bert_dir)))
+
+
+def test_hub_reachability_is_probed_without_the_offline_flag(monkeypatch):
+    """With HF_HUB_OFFLINE unset the probe really dials the endpoint; here nothing answers."""
+    from src.hub import hub_reachable
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # the discard port: nothing listens
+    hub_reachable.cache_clear()
+    try:
+        assert hub_reachable() is False
+    finally:
+        hub_reachable.cache_clear()
+
+
+def test_corrupt_adapter_is_a_clear_error(tiny_bert_dir, tmp_path):
+    params = model_params(str(tiny_bert_dir))
+    model = add_lora(load_classifier(params, LABELS), LORA, str(tiny_bert_dir))
+    adapter_dir = tmp_path / "adapter"
+    save_finetuned(model, load_tokenizer(params), LABELS, adapter_dir)
+    (adapter_dir / "adapter_model.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(ModelError, match=r"The adapter in .* could not be loaded.*retrain it"):
+        load_finetuned(adapter_dir, params)
