@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -36,7 +38,7 @@ def shrink(params: dict, emotion_dir: Path) -> dict:
     return params
 
 
-def run(command: list[str], cwd: Path) -> str:
+def run(command: list[str], cwd: Path, stdout_only: bool = False) -> str:
     env = os.environ | {
         # Stage commands call `python`: make it this interpreter, with this environment's packages.
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
@@ -49,11 +51,15 @@ def run(command: list[str], cwd: Path) -> str:
     result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
     output = result.stdout + result.stderr
     assert result.returncode == 0, f"{' '.join(command)} failed:\n{output[-6000:]}"
-    return output
+    return result.stdout if stdout_only else output
 
 
 def dvc(*args: str, cwd: Path) -> str:
     return run([sys.executable, "-m", "dvc", *args], cwd)
+
+
+def dvc_json(*args: str, cwd: Path):
+    return json.loads(run([sys.executable, "-m", "dvc", *args, "--json"], cwd, stdout_only=True))
 
 
 def leaves(node, path=""):
@@ -167,6 +173,51 @@ def test_plots_show_includes_confusion_matrices_and_curves(project, reproduced):
         assert plot_id in page
 
 
+SCORE_FILES = ["metrics/baseline.json", "metrics/classical.json", "metrics/finetuned.json", "metrics/significance.json"]
+
+
+def scores(project: Path) -> dict:
+    """Every metric that does not measure time: the scores, intervals and tests, and what train
+    records of the model it trained."""
+    found = {name: json.loads((project / name).read_text()) for name in SCORE_FILES}
+    train = json.loads((project / "metrics" / "train.json").read_text())
+    found["train"] = {"parameters": train["parameters"], "validation": train["validation"], "adapter_size_mb": train["adapter_size_mb"]}
+    return found
+
+
+# The tests below rerun stages in the same project; they run before the experiment test, which
+# changes params.yaml.
+
+
+def test_forced_rerun_gives_identical_metrics(project, reproduced):
+    first = scores(project)
+    dvc("repro", "--force", cwd=project)
+    assert scores(project) == first
+
+
+def test_killed_train_is_not_accepted_and_a_rerun_completes_with_the_same_metrics(project, reproduced):
+    uninterrupted = scores(project)
+    env = os.environ | {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", "HF_HUB_OFFLINE": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dvc", "repro", "--force", "--single-item", "train"],
+        cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )
+    for line in process.stdout:  # text mode splits tqdm's \r updates into lines too
+        if re.search(r"\b[0-5]/6 \[", line):  # the Trainer's bar, 6 steps: mid-training
+            break
+    else:
+        pytest.fail("the train stage ended before the Trainer showed a step")
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL
+
+    status = dvc_json("status", cwd=project)
+    assert "train" in status, f"after kill -9, dvc status accepts train as current: {status}"
+    dvc("repro", cwd=project)
+    assert scores(project) == uninterrupted
+    assert dvc_json("status", cwd=project) == {}
+
+
 def test_lora_experiment_reruns_only_what_it_touches(project, reproduced):
     output = dvc("exp", "run", "-S", "lora.alpha=32", cwd=project)
     for stage in ("prepare", "baseline", "classical"):
@@ -175,11 +226,11 @@ def test_lora_experiment_reruns_only_what_it_touches(project, reproduced):
     for stage in ("train", "evaluate", "report"):
         assert f"Running stage '{stage}'" in output
 
-    diff = json.loads(dvc("metrics", "diff", "--json", cwd=project))
+    diff = dvc_json("metrics", "diff", cwd=project)
     assert "metrics/train.json" in diff and "train_time_s" in diff["metrics/train.json"]
     assert "metrics/baseline.json" not in diff  # the untuned model did not change
 
-    shown = json.loads(dvc("exp", "show", "--json", cwd=project))
+    shown = dvc_json("exp", "show", cwd=project)
     experiments = [exp for commit in shown for exp in (commit.get("experiments") or [])]
     assert experiments, "dvc exp show lists no experiment"
     exp_params = experiments[0]["revs"][0]["data"]["params"]["params.yaml"]["data"]
