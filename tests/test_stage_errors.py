@@ -1,0 +1,155 @@
+"""Bad input fed to the real stage entry points (`python -m src.<stage>`) in a throwaway project:
+each exits 1 with a one-line message that names the problem and the fix, and changes no file.
+
+docs/RELIABILITY.md lists these rows; the params rows are in test_params.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from src.paths import PROJECT_ROOT
+
+ROWS = {
+    "train": [("happy day", "joy"), ("so sad", "sadness"), ("great", "joy"), ("awful", "sadness")] * 3,
+    "validation": [("nice", "joy"), ("bad", "sadness")],
+    "test": [("lovely", "joy"), ("gloomy", "sadness")],
+}
+
+
+def make_project(root: Path, **data_overrides) -> Path:
+    shutil.copytree(PROJECT_ROOT / "src", root / "src", ignore=shutil.ignore_patterns("__pycache__"))
+    params = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())
+    params["data"].update({"dataset": "mydata", "mirrors": [], "sample_size": {"train": None, "validation": None, "test": None}})
+    params["data"].update(data_overrides)
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    folder = root / "mydata"
+    folder.mkdir()
+    for split, rows in ROWS.items():
+        pd.DataFrame(rows, columns=["text", "label"]).to_json(folder / f"{split}.jsonl", orient="records", lines=True)
+    return root
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    return {
+        str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and "__pycache__" not in path.parts
+    }
+
+
+def run_stage(root: Path, stage: str) -> subprocess.CompletedProcess:
+    env = os.environ | {"HF_HUB_OFFLINE": "1"}
+    return subprocess.run([sys.executable, "-m", f"src.{stage}"], cwd=root, env=env, capture_output=True, text=True)
+
+
+def assert_fails_cleanly(root: Path, stage: str, message: str) -> None:
+    before = snapshot(root)
+    result = run_stage(root, stage)
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert last_line.startswith("error: ") and message in last_line, last_line
+    assert snapshot(root) == before
+
+
+def write_file(path: Path, data: bytes) -> None:
+    path.unlink(missing_ok=True)
+    path.write_bytes(data)
+
+
+# --------------------------------------------------------------------------- prepare
+
+
+def test_missing_data_folder(tmp_path):
+    root = make_project(tmp_path, dataset="./no_such_folder")
+    assert_fails_cleanly(root, "prepare", "data.dataset is './no_such_folder', which looks like a folder, but it does not exist")
+
+
+def test_missing_split_file(tmp_path):
+    root = make_project(tmp_path)
+    (root / "mydata" / "test.jsonl").unlink()
+    assert_fails_cleanly(root, "prepare", "No test file in")
+
+
+def test_missing_text_column(tmp_path):
+    root = make_project(tmp_path, text_column="sentence")
+    assert_fails_cleanly(root, "prepare", "has no column 'sentence' (columns: text, label). Set data.text_column")
+
+
+def test_test_label_the_training_split_never_saw(tmp_path):
+    root = make_project(tmp_path)
+    write_file(root / "mydata" / "test.jsonl", b'{"text": "wow", "label": "surprise"}\n')
+    assert_fails_cleanly(root, "prepare", "The test split has label(s) surprise that the training split never uses")
+
+
+def test_sample_that_would_drop_a_class(tmp_path):
+    root = make_project(tmp_path, sample_size={"train": 1, "validation": None, "test": None})
+    assert_fails_cleanly(root, "prepare", "data.sample_size.train is 1, too few to keep every class")
+
+
+def test_invalid_utf8(tmp_path):
+    root = make_project(tmp_path)
+    write_file(root / "mydata" / "validation.jsonl", b'{"text": "ok", "label": "joy"}\n{"text": "\xff", "label": "joy"}\n')
+    assert_fails_cleanly(root, "prepare", "validation.jsonl, line 2, is not valid UTF-8; save the file as UTF-8.")
+
+
+def test_csv_with_a_header_and_no_rows(tmp_path):
+    root = make_project(tmp_path)
+    (root / "mydata" / "test.jsonl").unlink()
+    write_file(root / "mydata" / "test.csv", b"text,label\n")
+    assert_fails_cleanly(root, "prepare", "test.csv has no rows; it needs at least one labelled text.")
+
+
+def test_blank_texts_and_null_labels_are_dropped_and_counted(tmp_path):
+    root = make_project(tmp_path)
+    with open(root / "mydata" / "train.jsonl", "a") as f:
+        f.write('{"text": "   ", "label": "joy"}\n{"text": "fine", "label": null}\n')
+    result = run_stage(root, "prepare")
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((root / "metrics" / "data.json").read_text())
+    assert summary["train"]["dropped"] == {"null_label": 1, "empty_text": 1}
+    assert summary["train"]["rows"] == len(ROWS["train"])
+    assert "dropped 1 rows with no label and 1 with an empty text" in result.stderr
+
+
+# --------------------------------------------------------------------------- baseline and evaluate
+
+
+def prepared(root: Path) -> Path:
+    result = run_stage(root, "prepare")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return root
+
+
+def test_unknown_model_with_no_network(tmp_path):
+    root = prepared(make_project(tmp_path))
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["model"]["name"] = "nobody/no-such-model"
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    assert_fails_cleanly(root, "baseline", "The Hugging Face Hub is unreachable (HF_HUB_OFFLINE is set), and model.name 'nobody/no-such-model' is neither a local folder")
+
+
+def test_evaluate_before_train(tmp_path):
+    root = prepared(make_project(tmp_path))
+    assert_fails_cleanly(root, "evaluate", "No trained adapter in")
+
+
+def test_corrupt_adapter(tmp_path):
+    from peft import LoraConfig, TaskType
+
+    root = prepared(make_project(tmp_path))
+    adapter = root / "models" / "adapter"
+    LoraConfig(task_type=TaskType.SEQ_CLS, r=2, target_modules="all-linear").save_pretrained(adapter)
+    (adapter / "adapter_model.safetensors").write_bytes(b"\x00" * 64)
+    (adapter / "labels.json").write_text(json.dumps({"label_names": ["joy", "sadness"]}))
+    assert_fails_cleanly(root, "evaluate", "could not be loaded")
