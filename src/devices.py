@@ -1,7 +1,8 @@
 """Which device and numeric precision the stages run on, and how many CPU threads they use.
 
-The Trainer picks CUDA (or Apple MPS) by itself when present; this module only decides the
-precision it trains in (`train.precision`) and the CPU thread count.
+The Trainer picks CUDA (or Apple MPS) by itself when present; evaluation asks `best_device`.
+This module also decides the precision training runs in (`train.precision`) and the CPU thread
+count.
 """
 
 from __future__ import annotations
@@ -20,6 +21,15 @@ def cpu_has_fast_bf16() -> bool:
     hardware; elsewhere bf16 autocast on CPU is emulated and slower than fp32."""
     probe = getattr(torch.cpu, "_is_amx_tile_supported", None)
     return bool(probe and probe())
+
+
+def best_device() -> torch.device:
+    """CUDA, else Apple MPS, else the CPU: the order the Trainer itself picks them in."""
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
 
 
 def resolve_precision(precision: str) -> str:

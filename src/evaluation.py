@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from src.data import read_prepared
+from src.devices import best_device, use_available_cores
 from src.inference import predict_proba
 from src.metrics import classification_metrics
 from src.outputs import atomic_file, write_json
@@ -25,8 +26,9 @@ from src.paths import confusion_file, evaluation_metrics_file, predictions_file
 def evaluate_on_test(model, tokenizer, label_names: list[str], params: Params, name: str) -> dict:
     """Score `model` on data/prepared/test.jsonl, write the outputs of evaluation `name`, return its metrics."""
     test = read_prepared("test")
+    use_available_cores()
     probabilities = predict_proba(
-        model,
+        model.to(best_device()),
         tokenizer,
         test["text"].tolist(),
         batch_size=params.eval.batch_size,

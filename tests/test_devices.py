@@ -3,7 +3,7 @@ import os
 import pytest
 import torch
 
-from src.devices import cpu_has_fast_bf16, resolve_precision, trainer_precision_args, use_available_cores
+from src.devices import best_device, cpu_has_fast_bf16, resolve_precision, trainer_precision_args, use_available_cores
 from src.errors import ParamsError
 
 pytestmark = pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only choices")
@@ -32,3 +32,8 @@ def test_one_thread_per_granted_core():
         assert use_available_cores() == len(os.sched_getaffinity(0)) == torch.get_num_threads()
     finally:
         torch.set_num_threads(before)
+
+
+def test_evaluation_falls_back_to_the_cpu():
+    expected = "mps" if torch.backends.mps.is_available() else "cpu"
+    assert best_device().type == expected

@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -173,6 +174,20 @@ def test_plots_show_includes_confusion_matrices_and_curves(project, reproduced):
         assert plot_id in page
 
 
+def test_push_then_pull_in_a_second_clone_needs_no_rerun(project, reproduced):
+    """The default remote is a folder beside the project; a clone beside it shares that remote."""
+    dvc("push", cwd=project)
+    assert (project.parent / "loraflow-remote" / "files").is_dir()
+    clone = project.parent / f"{project.name}-clone"
+    run(["git", "clone", "-q", str(project), str(clone)], project.parent)
+    assert not (clone / "models" / "adapter").exists()
+    dvc("pull", cwd=clone)
+    assert (clone / "models" / "adapter" / "adapter_model.safetensors").is_file()
+    assert (clone / "data" / "prepared" / "train.jsonl").is_file()
+    assert dvc_json("status", cwd=clone) == {}
+    assert "Data and pipelines are up to date." in dvc("repro", cwd=clone)
+
+
 SCORE_FILES = ["metrics/baseline.json", "metrics/classical.json", "metrics/finetuned.json", "metrics/significance.json"]
 
 
@@ -236,3 +251,28 @@ def test_lora_experiment_reruns_only_what_it_touches(project, reproduced):
     assert experiments, "dvc exp show lists no experiment"
     exp_params = experiments[0]["revs"][0]["data"]["params"]["params.yaml"]["data"]
     assert exp_params["lora"]["alpha"] == 32
+
+
+def test_queued_two_by_two_sweep_runs_and_is_listed(project, reproduced):
+    dvc("exp", "run", "--queue", "-S", "lora.r=4,8", "-S", "lora.alpha=16,32", cwd=project)
+    dvc("queue", "start", cwd=project)
+    deadline = time.monotonic() + 900
+    while True:
+        tasks = [line.split() for line in dvc("queue", "status", cwd=project).splitlines()[1:] if line.strip()]
+        states = [fields[-1] for fields in tasks if fields and fields[-1] in ("Queued", "Running", "Success", "Failed")]
+        if states and not {"Queued", "Running"} & set(states):
+            break
+        assert time.monotonic() < deadline, f"sweep still running: {tasks}"
+        time.sleep(3)
+    assert states.count("Success") == 4 and "Failed" not in states, tasks
+
+    table = dvc("exp", "show", "--md", "--only-changed", cwd=project)
+    assert "lora.r" in table and "lora.alpha" in table
+    shown = dvc_json("exp", "show", cwd=project)
+    grid = {
+        (params["lora"]["r"], params["lora"]["alpha"])
+        for commit in shown
+        for exp in commit.get("experiments") or []
+        for params in [exp["revs"][0]["data"]["params"]["params.yaml"]["data"]]
+    }
+    assert {(4, 16), (4, 32), (8, 16), (8, 32)} <= grid
