@@ -153,3 +153,65 @@ def test_corrupt_adapter(tmp_path):
     (adapter / "adapter_model.safetensors").write_bytes(b"\x00" * 64)
     (adapter / "labels.json").write_text(json.dumps({"label_names": ["joy", "sadness"]}))
     assert_fails_cleanly(root, "evaluate", "could not be loaded")
+
+
+# --------------------------------------------------------------------------- params, at the stage
+
+
+def edit_params(root: Path, section: str, key: str, value=None, delete: bool = False) -> None:
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    if delete:
+        del params[section][key]
+    else:
+        params[section][key] = value
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+
+
+@pytest.mark.parametrize("stage", ["prepare", "train"])
+def test_value_out_of_range_stops_every_stage(tmp_path, stage):
+    root = make_project(tmp_path)
+    edit_params(root, "lora", "dropout", 1.0)
+    assert_fails_cleanly(root, stage, "params.yaml: lora.dropout is 1.0; use a number >= 0 and < 1.")
+
+
+def test_missing_params_key(tmp_path):
+    root = make_project(tmp_path)
+    edit_params(root, "train", "seed", delete=True)
+    assert_fails_cleanly(root, "baseline", "params.yaml: missing key(s) train.seed")
+
+
+# --------------------------------------------------------------------------- cleaned up, not stopped
+
+
+def test_sample_larger_than_the_split_keeps_it_whole_and_says_so(tmp_path):
+    root = make_project(tmp_path, sample_size={"train": 500, "validation": None, "test": None})
+    result = run_stage(root, "prepare")
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((root / "metrics" / "data.json").read_text())
+    assert summary["train"]["rows"] == summary["train"]["available"] == len(ROWS["train"])
+    assert "sample_size 500 exceeds the split, so all are kept" in result.stderr
+
+
+def test_texts_shared_by_train_and_test_are_counted_and_kept(tmp_path):
+    root = make_project(tmp_path)
+    write_file(root / "mydata" / "test.jsonl", b'{"text": "Happy day", "label": "joy"}\n{"text": "new", "label": "sadness"}\n')
+    result = run_stage(root, "prepare")
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((root / "metrics" / "data.json").read_text())
+    assert summary["leakage"]["test_texts_in_train"] == 1 and summary["test"]["rows"] == 2
+    assert "texts also in train: 0 in validation, 1 in test" in result.stderr
+
+
+# --------------------------------------------------------------------------- a checkpoint with missing weights
+
+
+def test_checkpoint_missing_encoder_weights(tmp_path, tiny_bert_dir):
+    from safetensors.torch import load_file, save_file
+
+    root = prepared(make_project(tmp_path / "project"))
+    broken = tmp_path / "broken-bert"
+    shutil.copytree(tiny_bert_dir, broken)
+    weights = load_file(broken / "model.safetensors")
+    save_file({k: v for k, v in weights.items() if "layer.1." not in k}, broken / "model.safetensors", {"format": "pt"})
+    edit_params(root, "model", "name", str(broken))
+    assert_fails_cleanly(root, "baseline", "pretrained encoder weight(s)")
