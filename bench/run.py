@@ -30,6 +30,7 @@ from pathlib import Path
 
 import pandas as pd
 import torch
+from datasets import Dataset
 from transformers import DataCollatorWithPadding, Trainer, TrainingArguments, set_seed
 
 from src.data import load_labelled_splits, stratified_sample
@@ -38,7 +39,7 @@ from src.inference import predict_proba
 from src.modeling import add_lora, load_classifier, load_tokenizer
 from src.params import Params
 from src.paths import PROJECT_ROOT
-from src.training import tokenize, train_lora
+from src.training import train_lora
 
 PROJECT_FILES = ["dvc.yaml", "params.yaml", "src", ".dvc/config", ".dvc/.gitignore", ".dvcignore", ".gitignore"]
 
@@ -56,16 +57,14 @@ def reference_samples_per_second(
     """One epoch of the Trainer as a notebook would set it up, with two switches, in fp32."""
     tokenizer = load_tokenizer(params.model)
     padding = "max_length" if pad_to_max else False
-    dataset = pd.DataFrame({"text": train["text"], "label": train["label"]})
-    from datasets import Dataset
-
-    encoded = Dataset.from_pandas(dataset, preserve_index=False).map(
+    encoded = Dataset.from_pandas(train[["text", "label"]], preserve_index=False).map(
         lambda batch: tokenizer(batch["text"], padding=padding, truncation=True, max_length=params.model.max_length),
         batched=True,
         remove_columns=["text"],
     )
-    model = add_lora(load_classifier(params.model, label_names), params.lora, params.model.name)
-    set_seed(params.train.seed)
+    classifier = load_classifier(params.model, label_names)
+    set_seed(params.train.seed)  # as train_lora does: the same LoRA initialisation in every variant
+    model = add_lora(classifier, params.lora, params.model.name)
     with tempfile.TemporaryDirectory() as scratch:
         args = TrainingArguments(
             output_dir=scratch,
