@@ -3,7 +3,7 @@
     python -m bench.run                    # every section (about 15 minutes on 2 cores)
     python -m bench.run --only train eval  # some sections: train, eval, dvc
 
-train  Training samples/s of the train stage's own code (`train_lora`) against a seed-style
+train  Training samples/s of the train stage's own code (`train_model`) against a seed-style
        reference on the same rows and model: the Trainer with every text padded to
        `model.max_length` (`padding="max_length"`), batches in random order, fp32. Two middle
        steps show what dynamic padding and length grouping each add. Also the training FLOP/s
@@ -36,10 +36,11 @@ from transformers import DataCollatorWithPadding, Trainer, TrainingArguments, se
 from src.data import load_labelled_splits, stratified_sample
 from src.devices import resolve_precision, use_available_cores
 from src.inference import predict_proba
-from src.modeling import add_lora, load_classifier, load_tokenizer
+from src.methods import adapt
+from src.modeling import load_classifier, load_tokenizer
 from src.params import Params
 from src.paths import PROJECT_ROOT
-from src.training import train_lora
+from src.training import train_model
 
 PROJECT_FILES = ["dvc.yaml", "params.yaml", "src", ".dvc/config", ".dvc/.gitignore", ".dvcignore", ".gitignore"]
 
@@ -63,13 +64,13 @@ def reference_samples_per_second(
         remove_columns=["text"],
     )
     classifier = load_classifier(params.model, label_names)
-    set_seed(params.train.seed)  # as train_lora does: the same LoRA initialisation in every variant
-    model = add_lora(classifier, params.lora, params.model.name)
+    set_seed(params.train.seed)  # as train_model does: the same LoRA initialisation in every variant
+    model = adapt(classifier, params, params.model.name)
     with tempfile.TemporaryDirectory() as scratch:
         args = TrainingArguments(
             output_dir=scratch,
             num_train_epochs=1,
-            learning_rate=params.train.learning_rate,
+            learning_rate=params.method.learning_rate,
             per_device_train_batch_size=params.train.batch_size,
             train_sampling_strategy="group_by_length" if group_by_length else "random",
             save_strategy="no",
@@ -89,7 +90,7 @@ def reference_samples_per_second(
 def ours(params: Params, label_names: list[str], train: pd.DataFrame, validation: pd.DataFrame) -> tuple[float, float]:
     """(samples/s, FLOP/s) of the train stage's own code for one epoch."""
     with tempfile.TemporaryDirectory() as log_dir:
-        result = train_lora(params, label_names, train, validation, log_dir=Path(log_dir))
+        result = train_model(params, label_names, train, validation, log_dir=Path(log_dir))
     seconds = result.efficiency["train_time_s"]
     return result.efficiency["train_samples_per_second"], result.total_flos / seconds
 
@@ -123,7 +124,7 @@ def bench_train(params: Params, rows: int, repeats: int) -> None:
         "+ batches grouped by length, fp32": dict(pad_to_max=False, group_by_length=True),
     }
     runs: dict[str, list[float]] = {name: [] for name in variants}
-    ours_name = f"train stage (`train_lora`): the above + {precision}"
+    ours_name = f"train stage (`train_model`): the above + {precision}"
     runs[ours_name] = []
     flops = []
     for _ in range(repeats):

@@ -24,7 +24,9 @@ def baseline() -> None:
     label_names = read_label_names()
     tokenizer = load_tokenizer(params.model)
     model = load_classifier(params.model, label_names)
-    metrics = evaluate_on_test(model, tokenizer, label_names, params, "baseline")
+    metrics = evaluate_on_test(
+        model, tokenizer, label_names, "baseline", params.eval.batch_size, params.model.max_length
+    )
     log.info("untuned model: accuracy %.4f, macro-F1 %.4f", metrics["accuracy"], metrics["macro_f1"])
 
 

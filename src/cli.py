@@ -14,13 +14,21 @@ EXPECTED_ERRORS = (ParamsError, DataError, ModelError)
 
 def run_stage(stage: Callable[[], None], doc: str | None, argv: list[str] | None = None) -> None:
     """Parse the (flag-free) command line, run `stage`, and exit 1 with a one-line error on bad input."""
-    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.parse_args(argv)
+    run_command(lambda _args: stage(), command_parser(doc), argv)
+
+
+def command_parser(doc: str | None) -> argparse.ArgumentParser:
+    return argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def run_command(command: Callable[[argparse.Namespace], None], parser: argparse.ArgumentParser, argv=None) -> None:
+    """Parse the command line with `parser`, run `command(args)`, exit 1 with a one-line error on bad input."""
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     for noisy in ("httpx", "urllib3", "datasets", "filelock"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
-        stage()
+        command(args)
     except EXPECTED_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(1)

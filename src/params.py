@@ -21,7 +21,13 @@ from src.errors import ParamsError
 from src.paths import PARAMS_FILE, SPLITS
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-TARGET_MODULE_KEYWORDS = ("all-linear",)  # peft's keyword; anything else is a list of module names
+LAUNCHERS = ("python", "torchrun", "accelerate")
+# How the train stage adapts the model: four peft methods, then the two reference points
+# (a linear probe on the frozen encoder, and every weight trained). Each has its own section.
+PEFT_METHODS = ("lora", "ia3", "prompt_tuning", "prefix_tuning")
+METHODS = (*PEFT_METHODS, "head_only", "full")
+# `auto` picks modules per architecture (src/architectures.py); `all-linear` is peft's keyword.
+TARGET_MODULE_KEYWORDS = ("auto", "all-linear")
 
 # --------------------------------------------------------------------------- rules
 # A rule takes (full key, value) and returns the value to use, or raises ParamsError.
@@ -89,12 +95,26 @@ def texts(key: str, value: Any) -> Any:
     return value
 
 
-def target_modules(key: str, value: Any) -> Any:
-    if isinstance(value, str) and value in TARGET_MODULE_KEYWORDS:
-        return value
-    if isinstance(value, list) and value and all(isinstance(item, str) and item.strip() for item in value):
-        return value
-    raise _bad(key, value, f"use {' or '.join(TARGET_MODULE_KEYWORDS)}, or a non-empty list of module names such as [query, value]")
+def boolean(key: str, value: Any) -> Any:
+    if not isinstance(value, bool):
+        raise _bad(key, value, "use true or false")
+    return value
+
+
+def module_names(*keywords: str) -> Rule:
+    allowed = f"use {' or '.join(keywords)}, or a non-empty list of module names such as [query, value]"
+
+    def check(key: str, value: Any) -> Any:
+        if isinstance(value, str) and value in keywords:
+            return value
+        if isinstance(value, list) and value and all(isinstance(item, str) and item.strip() for item in value):
+            return value
+        raise _bad(key, value, allowed)
+
+    return check
+
+
+target_modules = module_names(*TARGET_MODULE_KEYWORDS)
 
 
 def sample_sizes(key: str, value: Any) -> Any:
@@ -131,22 +151,83 @@ class ModelParams:
 
 
 @dataclass(frozen=True)
+class PeftParams:
+    method: str = rule(one_of(*METHODS))  # which section below the train stage reads
+
+
+# One section per method. Each has its own learning rate: the methods train different numbers
+# of weights, and no single rate suits a linear probe, 0.02% of the weights and all of them.
+
+
+@dataclass(frozen=True)
 class LoraParams:
+    learning_rate: float = rule(number(above=0))
     r: int = rule(whole(minimum=1))
     alpha: float = rule(number(above=0))
     dropout: float = rule(number(at_least=0, below=1))
     target_modules: str | list[str] = rule(target_modules)
+    use_dora: bool = rule(boolean)  # weight-decomposed LoRA (DoRA)
+    use_rslora: bool = rule(boolean)  # rank-stabilised scaling: alpha / sqrt(r) instead of alpha / r
+
+
+@dataclass(frozen=True)
+class Ia3Params:
+    learning_rate: float = rule(number(above=0))
+    target_modules: str | list[str] = rule(module_names("auto"))
+    feedforward_modules: str | list[str] = rule(module_names("auto"))  # a subset of target_modules
+
+    def __post_init__(self):
+        both = (self.target_modules, self.feedforward_modules)
+        if (both[0] == "auto") != (both[1] == "auto"):
+            raise ParamsError(
+                "params.yaml: ia3.target_modules and ia3.feedforward_modules must both be auto or both be "
+                f"lists (got {both[0]!r} and {both[1]!r}); IA3 needs to know which targets are feed-forward."
+            )
+        if both[0] != "auto" and not set(both[1]) <= set(both[0]):
+            raise ParamsError(
+                f"params.yaml: ia3.feedforward_modules {both[1]} must all be in ia3.target_modules {both[0]}."
+            )
+
+
+@dataclass(frozen=True)
+class PromptTuningParams:
+    learning_rate: float = rule(number(above=0))
+    num_virtual_tokens: int = rule(whole(minimum=1))  # learned embeddings put before every text
+
+
+@dataclass(frozen=True)
+class PrefixTuningParams:
+    learning_rate: float = rule(number(above=0))
+    num_virtual_tokens: int = rule(whole(minimum=1))  # learned keys/values put before every layer's attention
+
+
+@dataclass(frozen=True)
+class HeadOnlyParams:
+    learning_rate: float = rule(number(above=0))
+
+
+@dataclass(frozen=True)
+class FullParams:
+    learning_rate: float = rule(number(above=0))
 
 
 @dataclass(frozen=True)
 class TrainParams:
     epochs: int = rule(whole(minimum=1))
-    learning_rate: float = rule(number(above=0))
     batch_size: int = rule(whole(minimum=1))
     weight_decay: float = rule(number(at_least=0))
     warmup_ratio: float = rule(number(at_least=0, below=1))
     seed: int = rule(whole(minimum=0))
     precision: str = rule(one_of(*PRECISIONS))  # auto is bf16 where the hardware runs it fast
+    launcher: str = rule(one_of(*LAUNCHERS))  # how the train stage starts its processes
+    processes: int = rule(whole(minimum=1))  # one per GPU under torchrun or accelerate
+
+    def __post_init__(self):
+        if self.launcher == "python" and self.processes != 1:
+            raise ParamsError(
+                f"params.yaml: train.processes is {self.processes}, but train.launcher python runs one "
+                "process; set train.launcher to torchrun or accelerate to use several GPUs."
+            )
 
 
 @dataclass(frozen=True)
@@ -172,7 +253,13 @@ class StatsParams:
 class Params:
     data: DataParams
     model: ModelParams
+    peft: PeftParams
     lora: LoraParams
+    ia3: Ia3Params
+    prompt_tuning: PromptTuningParams
+    prefix_tuning: PrefixTuningParams
+    head_only: HeadOnlyParams
+    full: FullParams
     train: TrainParams
     eval: EvalParams
     classical: ClassicalParams
@@ -195,6 +282,11 @@ class Params:
             )
         return cls(**kwargs)
 
+    @property
+    def method(self):
+        """The section of the chosen method (`peft.method`)."""
+        return getattr(self, self.peft.method)
+
     @classmethod
     def load(cls, path: Path = PARAMS_FILE) -> Params:
         try:
@@ -210,7 +302,13 @@ class Params:
 _SECTIONS = {
     "data": DataParams,
     "model": ModelParams,
+    "peft": PeftParams,
     "lora": LoraParams,
+    "ia3": Ia3Params,
+    "prompt_tuning": PromptTuningParams,
+    "prefix_tuning": PrefixTuningParams,
+    "head_only": HeadOnlyParams,
+    "full": FullParams,
     "train": TrainParams,
     "eval": EvalParams,
     "classical": ClassicalParams,

@@ -13,7 +13,10 @@ PREPARED_DIR = PROJECT_ROOT / "data" / "prepared"
 LABELS_FILE = PREPARED_DIR / "labels.json"
 PREDICTIONS_DIR = PROJECT_ROOT / "data" / "predictions"
 
-ADAPTER_DIR = PROJECT_ROOT / "models" / "adapter"
+# The trained result of the chosen method: an adapter, a head, or a whole model (src/methods.py).
+FINETUNED_DIR = PROJECT_ROOT / "models" / "finetuned"
+# Where `python -m src.export` writes the merged standalone model.
+EXPORT_DIR = PROJECT_ROOT / "models" / "merged"
 
 METRICS_DIR = PROJECT_ROOT / "metrics"
 DATA_SUMMARY_FILE = METRICS_DIR / "data.json"
@@ -28,7 +31,7 @@ REPORT_FILE = REPORT_DIR / "report.md"
 FIGURES_DIR = REPORT_DIR / "figures"
 
 SPLITS = ("train", "validation", "test")
-# The evaluations of the test split: the untuned model, TF-IDF + logistic regression, and the LoRA-tuned one.
+# The evaluations of the test split: the untuned model, TF-IDF + logistic regression, and the fine-tuned one.
 EVALUATIONS = ("baseline", "classical", "finetuned")
 
 

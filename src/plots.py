@@ -14,7 +14,7 @@ from sklearn.metrics import ConfusionMatrixDisplay  # noqa: E402
 
 from src.outputs import atomic_file  # noqa: E402
 
-TITLES = {"baseline": "Untuned baseline", "classical": "TF-IDF + logistic regression", "finetuned": "Fine-tuned (LoRA)"}
+TITLES = {"baseline": "Untuned baseline", "classical": "TF-IDF + logistic regression", "finetuned": "Fine-tuned"}
 
 
 def _save(fig, path: Path) -> None:
@@ -78,4 +78,24 @@ def plot_per_class_f1(metrics_by_model: dict[str, dict], label_names: list[str],
     ax.set(ylabel="F1 on test", ylim=(0, 1.2), title="Per-class F1")
     ax.legend(loc="upper right", ncol=len(metrics_by_model))
     ax.grid(axis="y", alpha=0.3)
+    _save(fig, path)
+
+
+def plot_accuracy_vs_trainable(runs: list[dict], path: Path) -> None:
+    """Test accuracy against trainable parameters (log x), one labelled point per run.
+
+    Each run has `label`, `trainable` and `accuracy`, and optionally `baseline_accuracy`, the
+    untuned model's, drawn as a dashed line.
+    """
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for run in runs:
+        ax.scatter(run["trainable"], run["accuracy"], s=60, zorder=3)
+        ax.annotate(run["label"], (run["trainable"], run["accuracy"]), textcoords="offset points", xytext=(6, -12), fontsize=9)
+    baselines = {run["baseline_accuracy"] for run in runs if run.get("baseline_accuracy") is not None}
+    if len(baselines) == 1:
+        ax.axhline(baselines.pop(), linestyle="--", color="grey", label="untuned")
+        ax.legend(loc="lower right")
+    ax.set_xscale("log")
+    ax.set(xlabel="trainable parameters (log scale)", ylabel="test accuracy", title="Accuracy against trainable parameters")
+    ax.grid(alpha=0.3, which="both")
     _save(fig, path)

@@ -18,7 +18,7 @@ from src.cli import run_stage
 from src.data import read_label_names
 from src.errors import DataError
 from src.outputs import atomic_file, read_json, write_json
-from src.params import Params
+from src.params import METHODS, Params
 from src.paths import (
     DATA_SUMMARY_FILE,
     EVALUATIONS,
@@ -67,6 +67,13 @@ def test_significance(confusions: dict[str, pd.DataFrame], label_names: list[str
     )
 
 
+def params_of_this_run(raw: dict) -> dict:
+    """params.yaml without the sections of the methods not chosen: the stage does not depend on
+    them, so showing them could show stale values."""
+    chosen = raw["peft"]["method"]
+    return {key: value for key, value in raw.items() if key not in METHODS or key == chosen}
+
+
 def report() -> None:
     params = Params.load()
     label_names = read_label_names()
@@ -81,7 +88,7 @@ def report() -> None:
     plot_training_curves(curves, FIGURES["curves"])
     plot_per_class_f1(evaluations, label_names, FIGURES["per_class_f1"])
     markdown = render_report(
-        params=yaml.safe_load(PARAMS_FILE.read_text(encoding="utf-8")),
+        params=params_of_this_run(yaml.safe_load(PARAMS_FILE.read_text(encoding="utf-8"))),
         data_summary=read_json(DATA_SUMMARY_FILE),
         evaluations=evaluations,
         significance=significance,

@@ -10,7 +10,15 @@ import yaml
 from src.paths import SPLITS
 
 HEADLINE_METRICS = (("accuracy", "Accuracy"), ("macro_f1", "Macro-F1"), ("weighted_f1", "Weighted-F1"))
-MODEL_TITLES = {"baseline": "Untuned", "classical": "TF-IDF + LR", "finetuned": "Fine-tuned (LoRA)"}
+MODEL_TITLES = {"baseline": "Untuned", "classical": "TF-IDF + LR", "finetuned": "Fine-tuned"}
+METHOD_TITLES = {
+    "lora": "LoRA",
+    "ia3": "IA3",
+    "prompt_tuning": "prompt tuning",
+    "prefix_tuning": "prefix tuning",
+    "head_only": "head only, encoder frozen",
+    "full": "full fine-tuning",
+}
 LONG_TITLES = {
     "baseline": "the untuned model",
     "classical": "TF-IDF + logistic regression",
@@ -26,7 +34,7 @@ def _p(p_value: float) -> str:
     return "p < 0.0001" if p_value < 1e-4 else f"p = {p_value:.4f}"
 
 
-def _table(header: list[str], rows: list[list[str]], align: str | None = None) -> str:
+def markdown_table(header: list[str], rows: list[list[str]], align: str | None = None) -> str:
     align = align or "l" + "r" * (len(header) - 1)
     rule = ["---:" if a == "r" else ":---" for a in align]
     lines = [header, rule, *rows]
@@ -57,15 +65,17 @@ def render_report(
     """`evaluations` maps baseline / classical / finetuned to their metrics; `figures` maps
     confusion / curves / per_class_f1 to image paths relative to the report."""
     base, classical, tuned = evaluations["baseline"], evaluations["classical"], evaluations["finetuned"]
+    method = METHOD_TITLES[training["method"]]
+    titles = {**MODEL_TITLES, "finetuned": f"Fine-tuned ({method})"}
     confidence = params["stats"]["confidence"]
     alpha = 1 - confidence
     trainable = training["parameters"]
     intervals = significance["intervals"]
     tests = significance["mcnemar"]
     sections = [
-        "# LoRA fine-tuning report",
+        "# Fine-tuning report",
         (
-            f"LoRA fine-tuning of `{params['model']['name']}` on `{params['data']['dataset']}` took test "
+            f"Fine-tuning ({method}) of `{params['model']['name']}` on `{params['data']['dataset']}` took test "
             f"accuracy from **{base['accuracy']:.4f}** (untuned) to **{tuned['accuracy']:.4f}** "
             f"({_signed(tuned['accuracy'] - base['accuracy'])}), against **{classical['accuracy']:.4f}** for "
             f"TF-IDF + logistic regression on the same rows, training {trainable['trainable']:,} of "
@@ -73,8 +83,8 @@ def render_report(
             f"{training['train_time_s']:.0f} s."
         ),
         "## Test set",
-        _table(
-            ["Metric", *(MODEL_TITLES[name] for name in evaluations), "Fine-tuned vs untuned", "Fine-tuned vs TF-IDF + LR"],
+        markdown_table(
+            ["Metric", *(titles[name] for name in evaluations), "Fine-tuned vs untuned", "Fine-tuned vs TF-IDF + LR"],
             [
                 [
                     label,
@@ -90,11 +100,11 @@ def render_report(
         "fit on the same training rows as the fine-tuned model.",
         "## How sure are these numbers?",
         f"{confidence:.0%} bootstrap intervals ({params['stats']['bootstrap_resamples']:,} resamples of the test rows):",
-        _table(
+        markdown_table(
             ["Model", "Accuracy", f"{confidence:.0%} interval", "Macro-F1", f"{confidence:.0%} interval"],
             [
                 [
-                    MODEL_TITLES[name],
+                    titles[name],
                     f"{metrics['accuracy']:.4f}",
                     f"{intervals[name]['accuracy']['low']:.4f} – {intervals[name]['accuracy']['high']:.4f}",
                     f"{metrics['macro_f1']:.4f}",
@@ -108,8 +118,8 @@ def render_report(
             f"- {significance_sentence(*pair.split('_vs_'), test, alpha)}" for pair, test in tests.items()
         ),
         "## Per-class F1",
-        _table(
-            ["Class", "Test rows", *(MODEL_TITLES[name] for name in evaluations), "Fine-tuned precision", "Fine-tuned recall"],
+        markdown_table(
+            ["Class", "Test rows", *(titles[name] for name in evaluations), "Fine-tuned precision", "Fine-tuned recall"],
             [
                 [
                     name,
@@ -127,19 +137,21 @@ def render_report(
         f"![Confusion matrices of the untuned, classical and fine-tuned models]({figures['confusion']})",
         "## Training",
         f"![Training loss and validation scores]({figures['curves']})",
-        _table(
+        markdown_table(
             ["Efficiency", "Value"],
             [
                 ["Trainable parameters", f"{trainable['trainable']:,} ({trainable['trainable_percent']:.2f}% of {trainable['total']:,})"],
-                ["Adapter size on disk", f"{training['adapter_size_mb']:.2f} MB"],
+                ["Method", method],
+                ["Saved weights on disk", f"{training['artefact_size_mb']:.2f} MB"],
                 ["Training time", f"{training['train_time_s']:.1f} s"],
                 ["Training throughput", f"{training['train_samples_per_second']:.1f} samples/s"],
+                ["Peak memory of the train stage (RSS)", f"{training['peak_rss_mb']:,.0f} MB"],
                 ["Last validation accuracy", f"{training['validation']['accuracy']:.4f}"],
                 ["Last validation macro-F1", f"{training['validation']['macro_f1']:.4f}"],
             ],
         ),
         "## Data",
-        _table(
+        markdown_table(
             ["Split", "Rows", "Of available", "Dropped: no label", "Dropped: empty text", *label_names],
             [
                 [

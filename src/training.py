@@ -1,4 +1,4 @@
-"""LoRA training with the Hugging Face Trainer, logged with dvclive.
+"""Training with the Hugging Face Trainer, logged with dvclive, for every method in src/methods.py.
 
 Batches are padded per batch (`DataCollatorWithPadding`) and drawn grouped by length, so a batch
 of short tweets is not padded to `model.max_length`. Validation runs at the end of every epoch;
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import tempfile
 import warnings
 from dataclasses import dataclass
@@ -18,13 +19,13 @@ import pandas as pd
 import torch
 from datasets import Dataset
 from dvclive import Live
-from peft import PeftModel
 from transformers import DataCollatorWithPadding, Trainer, TrainingArguments, set_seed
 from transformers.integrations import DVCLiveCallback
 
 from src.devices import resolve_precision, trainer_precision_args, use_available_cores
 from src.metrics import trainer_metrics
-from src.modeling import add_lora, count_parameters, load_classifier, load_tokenizer
+from src.methods import adapt
+from src.modeling import count_parameters, load_classifier, load_tokenizer
 from src.params import Params
 from src.paths import TRAINING_LOG_DIR
 
@@ -52,8 +53,9 @@ class StepAlignedDVCLiveCallback(DVCLiveCallback):
 
 @dataclass
 class TrainingResult:
-    model: PeftModel
+    model: torch.nn.Module
     tokenizer: object
+    is_main_process: bool  # False in all but one process of a multi-GPU run; only that one saves
     efficiency: dict  # trainable parameters, time, throughput, last validation scores
     total_flos: float  # the Trainer's count of training FLOPs (6 x non-embedding parameters x tokens)
 
@@ -68,33 +70,41 @@ def tokenize(frame: pd.DataFrame, tokenizer, max_length: int) -> Dataset:
     )
 
 
-def train_lora(
+def train_model(
     params: Params,
     label_names: list[str],
     train: pd.DataFrame,
     validation: pd.DataFrame,
     log_dir: Path = TRAINING_LOG_DIR,
 ) -> TrainingResult:
-    """Fine-tune with LoRA; dvclive writes the curves to `log_dir`."""
+    """Fine-tune with `peft.method`; dvclive writes the curves to `log_dir`."""
     precision = resolve_precision(params.train.precision)
     threads = use_available_cores()
-    log.info("training in %s on %s (%d CPU threads)", precision, "cuda" if torch.cuda.is_available() else "cpu", threads)
+    log.info(
+        "training %s in %s on %s (%d CPU threads)",
+        params.peft.method,
+        precision,
+        "cuda" if torch.cuda.is_available() else "cpu",
+        threads,
+    )
     tokenizer = load_tokenizer(params.model)
     train_set = tokenize(train, tokenizer, params.model.max_length)
     validation_set = tokenize(validation, tokenizer, params.model.max_length)
 
     classifier = load_classifier(params.model, label_names)
-    set_seed(params.train.seed)  # LoRA's initial weights, dropout and batch order
-    model = add_lora(classifier, params.lora, params.model.name)
+    set_seed(params.train.seed)  # the method's initial weights, dropout and batch order
+    model = adapt(classifier, params, params.model.name)
     trainable, total = count_parameters(model)
 
     steps_per_epoch = math.ceil(len(train_set) / params.train.batch_size)
-    live = Live(dir=str(log_dir), save_dvc_exp=False, dvcyaml=None, report=None)
+    # Under torchrun every process runs this; only the first writes the curves.
+    first_process = int(os.environ.get("RANK", "0")) == 0
+    live = Live(dir=str(log_dir), save_dvc_exp=False, dvcyaml=None, report=None) if first_process else None
     with tempfile.TemporaryDirectory(prefix="loraflow-trainer-") as scratch:
         args = TrainingArguments(
             output_dir=scratch,  # nothing is checkpointed; the stage saves the adapter itself
             num_train_epochs=params.train.epochs,
-            learning_rate=params.train.learning_rate,
+            learning_rate=params.method.learning_rate,
             per_device_train_batch_size=params.train.batch_size,
             per_device_eval_batch_size=params.eval.batch_size,
             weight_decay=params.train.weight_decay,
@@ -136,4 +146,10 @@ def train_lora(
             "macro_f1": last_eval["eval_macro_f1"],
         },
     }
-    return TrainingResult(model=model, tokenizer=tokenizer, efficiency=efficiency, total_flos=trainer.state.total_flos)
+    return TrainingResult(
+        model=model,
+        tokenizer=tokenizer,
+        is_main_process=trainer.is_world_process_zero(),
+        efficiency=efficiency,
+        total_flos=trainer.state.total_flos,
+    )

@@ -1,7 +1,10 @@
-"""Shared fixtures: the real emotion data beside the repo, the packaged MiniLM, and a tiny BERT.
+"""Shared fixtures: the real emotion data beside the repo, the packaged MiniLM, and tiny models.
 
-The tiny BERT is randomly initialised from a config and reuses MiniLM's tokenizer; it stands in
-only where a test checks plumbing (ordering, saving, reloading), never where it checks learning.
+The tiny models (one per supported family) are randomly initialised from a config and saved like
+pretrained checkpoints. They stand in only where a test checks plumbing (which modules adapt,
+saving, reloading, padding), never where it checks learning. BERT-like families reuse MiniLM's
+tokenizer; GPT-2 gets a byte-level BPE tokenizer trained here, which like GPT-2's own has no pad
+token.
 """
 
 from __future__ import annotations
@@ -49,3 +52,65 @@ def tiny_bert_dir(tmp_path_factory, minilm_dir) -> Path:
     BertModel(config).save_pretrained(folder)
     AutoTokenizer.from_pretrained(minilm_dir).save_pretrained(folder)
     return folder
+
+
+TINY = {"hidden": 32, "layers": 2, "heads": 2, "intermediate": 64}
+
+
+def _tiny_configs(vocab_size: int, gpt2_vocab_size: int, eos_id: int) -> dict:
+    from transformers import BertConfig, DistilBertConfig, GPT2Config, MPNetConfig, RobertaConfig
+
+    bert_like = dict(
+        vocab_size=vocab_size,
+        hidden_size=TINY["hidden"],
+        num_hidden_layers=TINY["layers"],
+        num_attention_heads=TINY["heads"],
+        intermediate_size=TINY["intermediate"],
+    )
+    return {
+        "bert": BertConfig(**bert_like),
+        "distilbert": DistilBertConfig(
+            vocab_size=vocab_size, dim=TINY["hidden"], n_layers=TINY["layers"], n_heads=TINY["heads"], hidden_dim=TINY["intermediate"]
+        ),
+        "roberta": RobertaConfig(**bert_like, pad_token_id=0),  # MiniLM's tokenizer pads with id 0
+        "mpnet": MPNetConfig(**bert_like, pad_token_id=0),
+        "gpt2": GPT2Config(
+            vocab_size=gpt2_vocab_size,
+            n_embd=TINY["hidden"],
+            n_layer=TINY["layers"],
+            n_head=TINY["heads"],
+            n_positions=128,
+            bos_token_id=eos_id,
+            eos_token_id=eos_id,
+        ),
+    }
+
+
+def _bpe_tokenizer(texts: list[str]):
+    from tokenizers import ByteLevelBPETokenizer
+    from transformers import GPT2TokenizerFast
+
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator(texts, vocab_size=400, min_frequency=1, special_tokens=["<|endoftext|>"], show_progress=False)
+    return GPT2TokenizerFast(tokenizer_object=bpe._tokenizer, eos_token="<|endoftext|>", bos_token="<|endoftext|>", unk_token="<|endoftext|>")
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dirs(tmp_path_factory, minilm_dir, emotion_dir) -> dict[str, Path]:
+    """Family name -> a folder holding a tiny randomly initialised encoder and its tokenizer."""
+    import pandas as pd
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    minilm_tokenizer = AutoTokenizer.from_pretrained(minilm_dir)
+    gpt2_tokenizer = _bpe_tokenizer(pd.read_json(emotion_dir / "validation.jsonl", lines=True)["text"].tolist())
+    assert gpt2_tokenizer.pad_token is None  # as with GPT-2's own tokenizer
+    configs = _tiny_configs(minilm_tokenizer.vocab_size, len(gpt2_tokenizer), gpt2_tokenizer.eos_token_id)
+    folders = {}
+    for family, config in configs.items():
+        folder = tmp_path_factory.mktemp(f"tiny-{family}")
+        torch.manual_seed(0)
+        AutoModel.from_config(config).save_pretrained(folder)
+        (gpt2_tokenizer if family == "gpt2" else minilm_tokenizer).save_pretrained(folder)
+        folders[family] = folder
+    return folders

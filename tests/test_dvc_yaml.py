@@ -4,6 +4,7 @@ only the params it reads, so a change to one section reruns only the stages that
 import yaml
 
 from src import paths
+from src.params import METHODS
 from src.paths import PROJECT_ROOT
 
 DVC_YAML = yaml.safe_load((PROJECT_ROOT / "dvc.yaml").read_text())
@@ -28,7 +29,7 @@ def test_stages_run_in_pipeline_order():
 
 def test_outputs_are_the_paths_the_code_writes():
     assert {relative(paths.PREPARED_DIR), relative(paths.DATA_SUMMARY_FILE)} == out_paths("prepare")
-    assert {relative(paths.ADAPTER_DIR), relative(paths.TRAIN_METRICS_FILE), relative(paths.TRAINING_LOG_DIR)} == out_paths("train")
+    assert {relative(paths.FINETUNED_DIR), relative(paths.TRAIN_METRICS_FILE), relative(paths.TRAINING_LOG_DIR)} == out_paths("train")
     for stage, evaluation in (("baseline", "baseline"), ("classical", "classical"), ("evaluate", "finetuned")):
         expected = {paths.evaluation_metrics_file(evaluation), paths.confusion_file(evaluation), paths.predictions_file(evaluation)}
         assert {relative(p) for p in expected} == out_paths(stage)
@@ -39,14 +40,21 @@ def test_outputs_are_the_paths_the_code_writes():
 def test_every_listed_param_exists():
     for name, stage in STAGES.items():
         for key in stage.get("params", []):
+            key = key.replace("${peft.method}", PARAMS["peft"]["method"])
             node = PARAMS
             for part in key.split("."):
                 assert part in node, f"stage {name} lists params key {key!r}, which params.yaml lacks"
                 node = node[part]
 
 
-def test_lora_and_train_changes_rerun_neither_prepare_nor_baseline():
+def test_method_and_train_changes_rerun_neither_prepare_nor_baseline():
     for stage in ("prepare", "baseline", "classical"):
         sections = {key.split(".")[0] for key in STAGES[stage]["params"]}
-        assert not sections & {"lora", "train"}, stage
-    assert {key.split(".")[0] for key in STAGES["train"]["params"]} >= {"lora", "train"}
+        assert not sections & {*METHODS, "peft", "train"}, stage
+    assert {"peft.method", "${peft.method}", "train"} <= set(STAGES["train"]["params"])
+
+
+def test_train_reads_only_the_chosen_methods_section():
+    """An ia3 knob must not rerun a lora run: no stage names a method section outright."""
+    for name, stage in STAGES.items():
+        assert not {key.split(".")[0] for key in stage.get("params", [])} & set(METHODS), name

@@ -56,11 +56,16 @@ def test_sample_size_must_be_positive_int_or_null(raw_params, bad):
         ("lora.alpha", 0, "use a number > 0"),
         ("lora.dropout", 1.0, "use a number >= 0 and < 1"),
         ("lora.dropout", -0.1, "use a number >= 0 and < 1"),
-        ("lora.target_modules", "everything", "use all-linear, or a non-empty list of module names"),
-        ("lora.target_modules", [], "use all-linear, or a non-empty list of module names"),
+        ("lora.target_modules", "everything", "use auto or all-linear, or a non-empty list of module names"),
+        ("lora.target_modules", [], "use auto or all-linear, or a non-empty list of module names"),
+        ("ia3.target_modules", "all-linear", "use auto, or a non-empty list of module names"),
         ("train.epochs", 0, "use a whole number >= 1"),
-        ("train.learning_rate", -0.001, "use a number > 0"),
-        ("train.learning_rate", "fast", "use a number > 0"),
+        ("lora.learning_rate", -0.001, "use a number > 0"),
+        ("full.learning_rate", "fast", "use a number > 0"),
+        ("peft.method", "lorra", "use one of lora, ia3, prompt_tuning, prefix_tuning, head_only, full (did you mean 'lora'?)"),
+        ("lora.use_dora", "yes", "use true or false"),
+        ("prompt_tuning.num_virtual_tokens", 0, "use a whole number >= 1"),
+        ("train.launcher", "mpirun", "use one of python, torchrun, accelerate"),
         ("train.warmup_ratio", 1.5, "use a number >= 0 and < 1"),
         ("train.precision", "bf61", "use one of auto, fp32, bf16, fp16 (did you mean 'bf16'?)"),
         ("eval.batch_size", None, "use a whole number >= 1"),
@@ -82,8 +87,8 @@ def test_bad_value_names_the_key_the_value_and_what_is_allowed(raw_params, key, 
 
 def test_exponent_notation_that_yaml_reads_as_text_is_a_number(raw_params):
     raw = copy.deepcopy(raw_params)
-    raw["train"]["learning_rate"] = yaml.safe_load("lr: 1e-3")["lr"]  # PyYAML gives the string '1e-3'
-    assert Params.from_dict(raw).train.learning_rate == 0.001
+    raw["lora"]["learning_rate"] = yaml.safe_load("lr: 1e-3")["lr"]  # PyYAML gives the string '1e-3'
+    assert Params.from_dict(raw).lora.learning_rate == 0.001
 
 
 def test_a_list_of_target_modules_is_accepted(raw_params):
@@ -116,7 +121,24 @@ def test_stage_exits_1_with_the_message_and_writes_nothing(tmp_path, raw_params)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == (
         "error: params.yaml: unknown key 'lora.alpah'. Did you mean 'lora.alpha'? "
-        "Allowed keys here: lora.r, lora.alpha, lora.dropout, lora.target_modules."
+        "Allowed keys here: lora.learning_rate, lora.r, lora.alpha, lora.dropout, lora.target_modules, "
+        "lora.use_dora, lora.use_rslora."
     )
     after = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if "__pycache__" not in p.parts)
     assert after == before
+
+
+def test_several_processes_need_a_launcher(raw_params):
+    raw = copy.deepcopy(raw_params)
+    raw["train"]["processes"] = 2
+    with pytest.raises(ParamsError, match=r"train.processes is 2, but train.launcher python runs one process; set train.launcher to torchrun or accelerate"):
+        Params.from_dict(raw)
+    raw["train"]["launcher"] = "torchrun"
+    assert Params.from_dict(raw).train.processes == 2
+
+
+def test_method_section_follows_peft_method(raw_params):
+    raw = copy.deepcopy(raw_params)
+    raw["peft"]["method"] = "full"
+    params = Params.from_dict(raw)
+    assert params.method is params.full and params.method.learning_rate == raw["full"]["learning_rate"]

@@ -25,7 +25,8 @@ from tests.conftest import EMOTION_LABELS
 
 pytestmark = pytest.mark.slow
 
-PROJECT_FILES = ["dvc.yaml", "params.yaml", "src", ".dvc/config", ".dvc/.gitignore", ".dvcignore", ".gitignore"]
+# web/dist holds the offline plots template that .dvc/config names (built by `npm ci --prefix web`).
+PROJECT_FILES = ["dvc.yaml", "params.yaml", "src", "web/dist", ".dvc/config", ".dvc/.gitignore", ".dvcignore", ".gitignore"]
 STAGES = ["prepare", "baseline", "classical", "train", "evaluate", "report"]
 
 
@@ -34,8 +35,8 @@ def shrink(params: dict, emotion_dir: Path) -> dict:
     params["data"]["mirrors"] = []
     params["data"]["sample_size"] = {"train": 48, "validation": 24, "test": 24}
     params["model"]["max_length"] = 32
-    params["train"].update(epochs=1, batch_size=8, learning_rate=0.005)
-    params["lora"].update(r=8, alpha=16)  # so that the README's `-S lora.alpha=32` is a change
+    params["train"].update(epochs=1, batch_size=8)
+    params["lora"].update(r=8, alpha=16, learning_rate=0.005)  # so that the README's `-S lora.alpha=32` is a change
     params["eval"]["batch_size"] = 16
     return params
 
@@ -130,14 +131,17 @@ def test_evaluation_outputs_parse_and_metrics_are_scores(project, reproduced, ev
 
 
 def test_train_outputs(project, reproduced):
-    adapter = project / "models" / "adapter"
-    assert {"adapter_model.safetensors", "adapter_config.json", "labels.json", "tokenizer.json"} <= {
-        p.name for p in adapter.iterdir()
+    result = project / "models" / "finetuned"
+    assert {"adapter_model.safetensors", "adapter_config.json", "method.json", "tokenizer.json"} <= {
+        p.name for p in result.iterdir()
     }
     train = json.loads((project / "metrics" / "train.json").read_text())
+    assert train["method"] == "lora"
     assert 0 < train["parameters"]["trainable"] < train["parameters"]["total"]
     assert 0 < train["parameters"]["trainable_percent"] < 10
-    assert train["adapter_size_mb"] > 0 and train["train_time_s"] > 0 and train["train_samples_per_second"] > 0
+    assert train["artefact_size_mb"] == pytest.approx((result / "adapter_model.safetensors").stat().st_size / 1e6, abs=1e-3)
+    assert train["train_time_s"] > 0 and train["train_samples_per_second"] > 0
+    assert 200 < train["peak_rss_mb"] < 24_000  # MiniLM and torch alone take a few hundred MB
     loss = pd.read_csv(project / "plots" / "training" / "plots" / "metrics" / "loss.tsv", sep="\t")
     accuracy = pd.read_csv(project / "plots" / "training" / "plots" / "metrics" / "eval" / "accuracy.tsv", sep="\t")
     assert len(loss) >= 1 and list(accuracy["step"]) == [6]  # 48 rows / batch 8 = 6 steps, one epoch
@@ -181,9 +185,9 @@ def test_push_then_pull_in_a_second_clone_needs_no_rerun(project, reproduced):
     assert (project.parent / "loraflow-remote" / "files").is_dir()
     clone = project.parent / f"{project.name}-clone"
     run(["git", "clone", "-q", str(project), str(clone)], project.parent)
-    assert not (clone / "models" / "adapter").exists()
+    assert not (clone / "models" / "finetuned").exists()
     dvc("pull", cwd=clone)
-    assert (clone / "models" / "adapter" / "adapter_model.safetensors").is_file()
+    assert (clone / "models" / "finetuned" / "adapter_model.safetensors").is_file()
     assert (clone / "data" / "prepared" / "train.jsonl").is_file()
     assert dvc_json("status", cwd=clone) == {}
     assert "Data and pipelines are up to date." in dvc("repro", cwd=clone)
@@ -197,7 +201,7 @@ def scores(project: Path) -> dict:
     records of the model it trained."""
     found = {name: json.loads((project / name).read_text()) for name in SCORE_FILES}
     train = json.loads((project / "metrics" / "train.json").read_text())
-    found["train"] = {"parameters": train["parameters"], "validation": train["validation"], "adapter_size_mb": train["adapter_size_mb"]}
+    found["train"] = {"parameters": train["parameters"], "validation": train["validation"], "artefact_size_mb": train["artefact_size_mb"]}
     return found
 
 
@@ -233,6 +237,79 @@ def test_killed_train_is_not_accepted_and_a_rerun_completes_with_the_same_metric
     dvc("repro", cwd=project)
     assert scores(project) == uninterrupted
     assert dvc_json("status", cwd=project) == {}
+
+
+def test_another_methods_knob_reruns_nothing(project, reproduced):
+    params_file = project / "params.yaml"
+    original = params_file.read_text()
+    params = yaml.safe_load(original)
+    params["ia3"]["learning_rate"] *= 2
+    params["full"]["learning_rate"] *= 2
+    params_file.write_text(yaml.safe_dump(params, sort_keys=False))
+    try:
+        assert dvc_json("status", cwd=project) == {}
+        params["lora"]["dropout"] = 0.2
+        params_file.write_text(yaml.safe_dump(params, sort_keys=False))
+        assert set(dvc_json("status", cwd=project)) == {"train", "report"}
+    finally:
+        params_file.write_text(original)
+
+
+# --------------------------------------------------------------------------- predict and export
+
+
+def python_module(module: str, *args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess:
+    env = os.environ | {"HF_HUB_OFFLINE": "1"}
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=env, input=stdin, capture_output=True, text=True)
+
+
+def test_predict_prints_label_and_probabilities(project, reproduced):
+    result = python_module("src.predict", "i feel wonderful today", "this is so unfair", cwd=project)
+    assert result.returncode == 0, result.stderr[-3000:]
+    header, *rows = result.stdout.strip().splitlines()
+    assert header.split() == ["text", "label", *EMOTION_LABELS]
+    assert len(rows) == 2 and rows[0].startswith("i feel wonderful today")
+    probabilities = [float(p) for p in rows[0].split()[-len(EMOTION_LABELS):]]
+    assert sum(probabilities) == pytest.approx(1, abs=0.01)
+    assert rows[0].split()[4] == EMOTION_LABELS[max(range(6), key=probabilities.__getitem__)]
+
+
+def test_predict_reads_stdin_and_files_and_prints_json_lines(project, reproduced, tmp_path):
+    texts = ["i feel wonderful today", "i am scared of the dark", "what a lovely surprise"]
+    from_stdin = python_module("src.predict", "--json", cwd=project, stdin="\n".join(texts) + "\n")
+    assert from_stdin.returncode == 0, from_stdin.stderr[-3000:]
+    lines = [json.loads(line) for line in from_stdin.stdout.splitlines()]
+    assert [line["text"] for line in lines] == texts
+    for line in lines:
+        assert set(line["probabilities"]) == set(EMOTION_LABELS)
+        assert line["label"] == max(line["probabilities"], key=line["probabilities"].get)
+    pd.DataFrame({"tweet": texts}).to_csv(tmp_path / "t.csv", index=False)
+    pd.DataFrame({"text": texts}).to_json(tmp_path / "t.jsonl", orient="records", lines=True)
+    from_csv = python_module("src.predict", "--json", "--file", str(tmp_path / "t.csv"), "--column", "tweet", cwd=project)
+    from_jsonl = python_module("src.predict", "--json", "--file", str(tmp_path / "t.jsonl"), "--batch-size", "2", cwd=project)
+    assert from_csv.stdout == from_jsonl.stdout == from_stdin.stdout
+    wrong_column = python_module("src.predict", "--file", str(tmp_path / "t.csv"), cwd=project)
+    assert wrong_column.returncode == 1
+    assert "has no column 'text' (columns: tweet); name the text column with --column" in wrong_column.stderr
+
+
+def test_export_merges_into_a_model_the_plain_pipeline_loads(project, reproduced, tmp_path):
+    from transformers import pipeline
+
+    out = tmp_path / "merged"
+    result = python_module("src.export", "--out", str(out), cwd=project)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "same labels" in result.stderr
+    assert (out / "model.safetensors").is_file() and not (out / "adapter_config.json").exists()
+    texts = pd.read_json(project / "data" / "prepared" / "test.jsonl", lines=True)["text"].tolist()
+    classify = pipeline("text-classification", model=str(out), top_k=None)
+    # The shrunken config truncates at 32 tokens; the exported tokenizer's model_max_length says so.
+    exported = [{s["label"]: s["score"] for s in row} for row in classify(texts, truncation=True)]
+    predicted = python_module("src.predict", "--json", cwd=project, stdin="\n".join(texts) + "\n")
+    for from_pipeline, line in zip(exported, map(json.loads, predicted.stdout.splitlines()), strict=True):
+        assert max(from_pipeline, key=from_pipeline.get) == line["label"]
+        for label, probability in line["probabilities"].items():
+            assert from_pipeline[label] == pytest.approx(probability, abs=1e-4)
 
 
 def test_lora_experiment_reruns_only_what_it_touches(project, reproduced):
@@ -277,3 +354,42 @@ def test_queued_two_by_two_sweep_runs_and_is_listed(project, reproduced):
         for params in [exp["revs"][0]["data"]["params"]["params.yaml"]["data"]]
     }
     assert {(4, 16), (4, 32), (8, 16), (8, 32)} <= grid
+
+
+def test_queued_methods_each_train_reload_evaluate_and_are_listed(project, reproduced):
+    """The comparison the README documents, on the shrunken config: one experiment per method."""
+    methods = ["ia3", "prompt_tuning", "prefix_tuning", "head_only", "full"]
+    dvc("exp", "run", "--queue", "-S", f"peft.method={','.join(methods)}", cwd=project)
+    dvc("queue", "start", cwd=project)
+    deadline = time.monotonic() + 900
+    while True:
+        tasks = [line.split() for line in dvc("queue", "status", cwd=project).splitlines()[1:] if line.strip()]
+        states = [fields[-1] for fields in tasks if fields and fields[-1] in ("Queued", "Running", "Success", "Failed")]
+        if states and not {"Queued", "Running"} & set(states):
+            break
+        assert time.monotonic() < deadline, f"methods still running: {tasks}"
+        time.sleep(3)
+    assert "Failed" not in states, tasks
+
+    shown = dvc_json("exp", "show", cwd=project)
+    found = {}
+    for commit in shown:
+        for exp in commit.get("experiments") or []:
+            data = exp["revs"][0]["data"]
+            method = data["params"]["params.yaml"]["data"]["peft"]["method"]
+            metrics = data["metrics"]
+            found[method] = (metrics["metrics/train.json"]["data"], metrics["metrics/finetuned.json"]["data"])
+    assert set(methods) <= set(found)
+    for method in methods:
+        train, finetuned = found[method]
+        assert train["method"] == method and 0 <= finetuned["accuracy"] <= 1
+        assert {"artefact_size_mb", "train_time_s", "train_samples_per_second", "peak_rss_mb"} <= set(train)
+    share = {method: found[method][0]["parameters"]["trainable_percent"] for method in methods}
+    assert share["full"] == 100 and share["head_only"] < share["ia3"] < share["full"]
+    assert found["full"][0]["artefact_size_mb"] > 50 > found["head_only"][0]["artefact_size_mb"]
+
+    compared = python_module("src.compare", "--plot", "methods.png", cwd=project)
+    assert compared.returncode == 0, compared.stderr[-3000:]
+    rows = [line for line in compared.stdout.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert {row.split(" | ")[1] for row in rows} >= {"IA3", "prompt tuning", "prefix tuning", "head only, encoder frozen", "full fine-tuning"}
+    assert (project / "methods.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

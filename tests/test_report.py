@@ -65,8 +65,10 @@ def test_report_tables_show_every_model_the_changes_and_how_sure(evaluations):
         evaluations=evaluations,
         significance=significance,
         training={
+            "method": "ia3",
             "parameters": {"trainable": 1000, "total": 100000, "trainable_percent": 1.0},
-            "adapter_size_mb": 0.5,
+            "artefact_size_mb": 0.5,
+            "peak_rss_mb": 2345.6,
             "train_time_s": 12.3,
             "train_samples_per_second": 40.0,
             "validation": {"accuracy": 0.7, "macro_f1": 0.6},
@@ -85,6 +87,8 @@ def test_report_tables_show_every_model_the_changes_and_how_sure(evaluations):
     assert "| train | 4 | 6 | 1 | 1 | 2 | 2 |" in report
     assert "3 of the test rows and 0 of the validation rows" in report
     assert "1,000 (1.00% of 100,000)" in report
+    assert "Fine-tuning (IA3) of" in report and "| Fine-tuned (IA3) |" in report
+    assert "| Peak memory of the train stage (RSS) | 2,346 MB |" in report
     for figure in ("figures/c.png", "figures/t.png", "figures/f.png"):
         assert f"({figure})" in report
     assert "```yaml\nmodel:\n  name: some/model" in report

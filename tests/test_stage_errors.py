@@ -141,17 +141,32 @@ def test_unknown_model_with_no_network(tmp_path):
 
 def test_evaluate_before_train(tmp_path):
     root = prepared(make_project(tmp_path))
-    assert_fails_cleanly(root, "evaluate", "No trained adapter in")
+    assert_fails_cleanly(root, "evaluate", "No trained model in")
 
 
-def test_corrupt_adapter(tmp_path):
+def test_predict_before_train(tmp_path):
+    root = prepared(make_project(tmp_path))
+    before = snapshot(root)
+    result = subprocess.run(
+        [sys.executable, "-m", "src.predict", "i feel wonderful today"], cwd=root, capture_output=True, text=True
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("error: No trained model in ")
+    assert "dvc repro train" in result.stderr and snapshot(root) == before
+
+
+def test_corrupt_adapter(tmp_path, minilm_dir):
     from peft import LoraConfig, TaskType
+    from transformers import AutoTokenizer
 
     root = prepared(make_project(tmp_path))
-    adapter = root / "models" / "adapter"
-    LoraConfig(task_type=TaskType.SEQ_CLS, r=2, target_modules="all-linear").save_pretrained(adapter)
-    (adapter / "adapter_model.safetensors").write_bytes(b"\x00" * 64)
-    (adapter / "labels.json").write_text(json.dumps({"label_names": ["joy", "sadness"]}))
+    result = root / "models" / "finetuned"
+    LoraConfig(task_type=TaskType.SEQ_CLS, r=2, target_modules="all-linear").save_pretrained(result)
+    (result / "adapter_model.safetensors").write_bytes(b"\x00" * 64)
+    AutoTokenizer.from_pretrained(minilm_dir).save_pretrained(result)
+    model = yaml.safe_load((root / "params.yaml").read_text())["model"]
+    manifest = {"method": "lora", "model": model, "label_names": ["joy", "sadness"]}
+    (result / "method.json").write_text(json.dumps(manifest))
     assert_fails_cleanly(root, "evaluate", "could not be loaded")
 
 

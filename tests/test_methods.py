@@ -1,0 +1,204 @@
+"""Every method on every supported family: one real Trainer step, save, reload, same logits.
+
+Tiny randomly initialised models (conftest.tiny_model_dirs) go through the same `train_model`,
+`save_result` and `load_result` the stages use, on a handful of real emotion tweets.
+"""
+
+import copy
+
+import pandas as pd
+import pytest
+import torch
+import yaml
+from safetensors.torch import load_file
+
+from src.architectures import FAMILIES, head_modules
+from src.errors import ModelError, ParamsError
+from src.methods import MANIFEST_FILENAME, load_result, merged_model, save_result, weights_filename
+from src.modeling import load_classifier, load_tokenizer
+from src.params import METHODS, Params
+from src.paths import PARAMS_FILE
+from src.training import train_model
+
+LABELS = ["sadness", "joy", "love", "anger", "fear", "surprise"]
+FAMILY_NAMES = ["bert", "distilbert", "roberta", "mpnet", "gpt2"]
+TEXTS = ["i feel wonderful today", "this is so unfair and i am furious", "ok"]  # unequal lengths: padding matters
+
+
+def tiny_params(model_dir, method: str, **section) -> Params:
+    raw = yaml.safe_load(PARAMS_FILE.read_text())
+    raw["model"].update(name=str(model_dir), max_length=32)
+    raw["peft"]["method"] = method
+    # One step at the full rate: with warm-up, the first step's rate would be 0 and change nothing.
+    raw["train"].update(epochs=1, batch_size=8, precision="fp32", warmup_ratio=0.0)
+    raw["prompt_tuning"]["num_virtual_tokens"] = 4
+    raw["prefix_tuning"]["num_virtual_tokens"] = 4
+    raw[method].update(section)
+    return Params.from_dict(raw)
+
+
+@pytest.fixture(scope="module")
+def few_rows(emotion_dir) -> tuple[pd.DataFrame, pd.DataFrame]:
+    rows = pd.read_json(emotion_dir / "train.jsonl", lines=True)
+    return rows.iloc[:8][["text", "label"]], rows.iloc[8:12][["text", "label"]]
+
+
+def logits(model, tokenizer, texts=TEXTS) -> torch.Tensor:
+    model.eval()
+    batch = tokenizer(texts, padding=True, truncation=True, max_length=32, return_tensors="pt")
+    with torch.inference_mode():
+        return model(**batch).logits
+
+
+def train_one_step(params, few_rows, tmp_path):
+    train, validation = few_rows
+    return train_model(params, LABELS, train, validation, log_dir=tmp_path / "live")
+
+
+def test_families_table_covers_the_promised_families():
+    assert set(FAMILY_NAMES) <= set(FAMILIES)
+
+
+# DistilBERT and MPNet take no past_key_values, which prefix tuning needs (test below).
+NO_PREFIX = ["distilbert", "mpnet"]
+COMBINATIONS = [
+    (method, family) for method in METHODS for family in FAMILY_NAMES if not (method == "prefix_tuning" and family in NO_PREFIX)
+]
+
+
+@pytest.mark.parametrize(("method", "family"), COMBINATIONS)
+def test_train_save_reload_gives_identical_logits(family, method, tiny_model_dirs, few_rows, tmp_path):
+    params = tiny_params(tiny_model_dirs[family], method)
+    result = train_one_step(params, few_rows, tmp_path)
+    before = logits(result.model, result.tokenizer)
+
+    out = tmp_path / "finetuned"
+    save_result(result.model, result.tokenizer, params, LABELS, out)
+    assert (out / weights_filename(method)).is_file() and (out / MANIFEST_FILENAME).is_file()
+    assert not list(out.glob("*.bin")) and not list(out.glob("*.pt"))
+    reloaded, tokenizer, manifest = load_result(out)
+
+    assert manifest["method"] == method and manifest["label_names"] == LABELS
+    assert torch.equal(logits(reloaded, tokenizer), before)
+    trainable, total = result.efficiency["parameters"]["trainable"], result.efficiency["parameters"]["total"]
+    assert 0 < trainable <= total
+    assert (trainable == total) == (method == "full")
+
+
+@pytest.mark.parametrize("family", FAMILY_NAMES)
+def test_lora_auto_targets_each_block_linear_layer_but_not_the_head(family, tiny_model_dirs, few_rows, tmp_path):
+    params = tiny_params(tiny_model_dirs[family], "lora")
+    model = train_one_step(params, few_rows, tmp_path).model
+    adapted = {name.rsplit(".", 1)[0] for name, _ in model.named_modules() if name.endswith(".lora_A")}
+    layer_linears = {
+        name
+        for name, module in load_classifier(params.model, LABELS).named_modules()
+        if type(module).__name__ in ("Linear", "Conv1D") and not name.split(".")[0] in head_modules(model.base_model.model)
+    }
+    assert {name.removeprefix("base_model.model.") for name in adapted} == layer_linears
+
+
+def test_gpt2_pads_with_eos_on_the_right_and_pools_the_last_real_token(tiny_model_dirs):
+    params = tiny_params(tiny_model_dirs["gpt2"], "lora")
+    tokenizer = load_tokenizer(params.model)
+    classifier = load_classifier(params.model, LABELS).eval()
+    assert tokenizer.pad_token == tokenizer.eos_token and tokenizer.padding_side == "right"
+    assert classifier.config.pad_token_id == tokenizer.eos_token_id
+    together = logits(classifier, tokenizer)
+    alone = torch.cat([logits(classifier, tokenizer, [text]) for text in TEXTS])
+    torch.testing.assert_close(together, alone, atol=1e-5, rtol=1e-5)
+
+
+def test_head_only_leaves_every_encoder_weight_bit_identical(tiny_model_dirs, few_rows, tmp_path):
+    params = tiny_params(tiny_model_dirs["bert"], "head_only")
+    pretrained = load_file(tiny_model_dirs["bert"] / "model.safetensors")
+    result = train_one_step(params, few_rows, tmp_path)
+    encoder = {f"bert.{k}" if not k.startswith("bert.") else k: v for k, v in pretrained.items()}
+    state = result.model.state_dict()
+    assert all(torch.equal(state[key], value) for key, value in encoder.items())
+    untrained = load_classifier(params.model, LABELS)
+    assert not torch.equal(state["classifier.weight"], untrained.state_dict()["classifier.weight"])
+
+
+def test_full_changes_encoder_weights(tiny_model_dirs, few_rows, tmp_path):
+    params = tiny_params(tiny_model_dirs["bert"], "full")
+    pretrained = load_file(tiny_model_dirs["bert"] / "model.safetensors")
+    state = train_one_step(params, few_rows, tmp_path).model.state_dict()
+    changed = [key for key, value in pretrained.items() if not torch.equal(state[f"bert.{key.removeprefix('bert.')}"], value)]
+    assert any("encoder.layer." in key for key in changed)
+
+
+@pytest.mark.parametrize("method", ["lora", "ia3", "head_only", "full"])
+def test_merged_model_predicts_like_the_result(method, tiny_model_dirs, few_rows, tmp_path):
+    params = tiny_params(tiny_model_dirs["distilbert"], method, **({"use_dora": True} if method == "lora" else {}))
+    result = train_one_step(params, few_rows, tmp_path)
+    save_result(result.model, result.tokenizer, params, LABELS, tmp_path / "finetuned")
+    model, tokenizer, _ = load_result(tmp_path / "finetuned")
+    before = logits(model, tokenizer)
+    merged = merged_model(model, method)
+    assert type(merged).__name__ == "DistilBertForSequenceClassification"
+    torch.testing.assert_close(logits(merged, tokenizer), before, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("method", ["prompt_tuning", "prefix_tuning"])
+def test_prompt_methods_cannot_be_merged(method, tiny_model_dirs, few_rows, tmp_path):
+    params = tiny_params(tiny_model_dirs["bert"], method)
+    with pytest.raises(ModelError, match=rf"A {method} result cannot be merged.*src.predict"):
+        merged_model(train_one_step(params, few_rows, tmp_path).model, method)
+
+
+@pytest.mark.parametrize("family", NO_PREFIX)
+def test_prefix_tuning_on_a_model_without_past_key_values_is_refused_before_training(family, tiny_model_dirs, few_rows, tmp_path):
+    params = tiny_params(tiny_model_dirs[family], "prefix_tuning")
+    with pytest.raises(ModelError, match=r"ForSequenceClassification .* does not accept. Use prompt_tuning"):
+        train_one_step(params, few_rows, tmp_path)
+
+
+def test_lora_variants_reach_peft(tiny_model_dirs, few_rows, tmp_path):
+    params = tiny_params(tiny_model_dirs["bert"], "lora", use_dora=True, use_rslora=True, r=4, alpha=8)
+    config = train_one_step(params, few_rows, tmp_path).model.peft_config["default"]
+    assert config.use_dora and config.use_rslora and config.r == 4 and config.lora_alpha == 8
+
+
+def test_ia3_auto_on_an_unknown_family_asks_for_module_names(tiny_model_dirs, few_rows, tmp_path, monkeypatch):
+    monkeypatch.delitem(FAMILIES, "bert")
+    params = tiny_params(tiny_model_dirs["bert"], "ia3")
+    with pytest.raises(ModelError, match=r"no module table for model type 'bert'.*ia3.target_modules"):
+        train_one_step(params, few_rows, tmp_path)
+
+
+def test_missing_target_module_is_a_clear_error(tiny_model_dirs, few_rows, tmp_path):
+    params = tiny_params(tiny_model_dirs["distilbert"], "lora", target_modules=["query", "value"])
+    with pytest.raises(ModelError, match=r"peft could not apply lora"):
+        train_one_step(params, few_rows, tmp_path)
+
+
+def test_result_without_manifest_is_a_clear_error(tmp_path):
+    with pytest.raises(ModelError, match=r"No trained model in .*dvc repro train"):
+        load_result(tmp_path)
+
+
+def test_ia3_feedforward_must_be_among_targets():
+    raw = yaml.safe_load(PARAMS_FILE.read_text())
+    bad = copy.deepcopy(raw)
+    bad["ia3"].update(target_modules=["key", "value"], feedforward_modules=["output.dense"])
+    with pytest.raises(ParamsError, match=r"ia3.feedforward_modules \['output.dense'\] must all be in"):
+        Params.from_dict(bad)
+    bad["ia3"].update(target_modules="auto")
+    with pytest.raises(ParamsError, match=r"must both be auto or both be lists"):
+        Params.from_dict(bad)
+
+
+def test_result_records_the_portable_base_name_not_the_folder(tiny_model_dirs, few_rows, tmp_path):
+    params = tiny_params(tiny_model_dirs["bert"], "lora")
+    model = train_one_step(params, few_rows, tmp_path).model
+    assert model.peft_config["default"].base_model_name_or_path == params.model.name
+
+
+def test_corrupt_weights_are_a_clear_error(tiny_model_dirs, few_rows, tmp_path):
+    params = tiny_params(tiny_model_dirs["bert"], "lora")
+    result = train_one_step(params, few_rows, tmp_path)
+    save_result(result.model, result.tokenizer, params, LABELS, tmp_path / "finetuned")
+    (tmp_path / "finetuned" / "adapter_model.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(ModelError, match=r"The lora result in .* could not be loaded.*retrain it"):
+        load_result(tmp_path / "finetuned")
