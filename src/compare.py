@@ -7,6 +7,7 @@ trainable parameters on a log scale, one point per experiment.
 
     dvc exp run --queue -S peft.method=head_only,lora,full && dvc queue start
     python -m src.compare --plot docs/figures/methods.png
+    python -m src.compare fluid-kite broad-moss     # only these experiments
 """
 
 from __future__ import annotations
@@ -43,10 +44,12 @@ def finished_runs(shown: list[dict]) -> list[dict]:
             train, tuned = metrics.get("metrics/train.json"), metrics.get("metrics/finetuned.json")
             if not train or not tuned or "method" not in train:
                 continue
+            params = ((data.get("params") or {}).get("params.yaml") or {}).get("data") or {}
             runs.append(
                 {
                     "name": rev.get("name") or rev.get("rev", "")[:7],
                     "method": train["method"],
+                    "learning_rate": (params.get(train["method"]) or {}).get("learning_rate"),
                     "label": METHOD_TITLES[train["method"]],
                     "accuracy": tuned["accuracy"],
                     "macro_f1": tuned["macro_f1"],
@@ -64,11 +67,12 @@ def finished_runs(shown: list[dict]) -> list[dict]:
 
 def runs_table(runs: list[dict]) -> str:
     return markdown_table(
-        ["Experiment", "Method", "Accuracy", "Macro-F1", "Trainable", "Trainable %", "Saved MB", "Train time", "Peak RSS"],
+        ["Experiment", "Method", "Learning rate", "Accuracy", "Macro-F1", "Trainable", "Trainable %", "Saved MB", "Train time", "Peak RSS"],
         [
             [
                 run["name"],
                 run["label"],
+                f"{run['learning_rate']:g}" if run["learning_rate"] is not None else "-",
                 f"{run['accuracy']:.4f}",
                 f"{run['macro_f1']:.4f}",
                 f"{run['trainable']:,}",
@@ -79,12 +83,17 @@ def runs_table(runs: list[dict]) -> str:
             ]
             for run in sorted(runs, key=lambda run: run["trainable"])
         ],
-        align="llrrrrrrr",
+        align="llrrrrrrrr",
     )
 
 
 def compare(args: argparse.Namespace) -> None:
     runs = finished_runs(experiments_from_dvc())
+    if args.names:
+        unknown = sorted(set(args.names) - {run["name"] for run in runs})
+        if unknown:
+            raise DataError(f"No finished experiment named {', '.join(unknown)}; see `dvc exp show` for the names.")
+        runs = [run for run in runs if run["name"] in args.names]
     if not runs:
         raise DataError(
             "No finished experiment with training metrics; run some first, for example "
@@ -98,6 +107,7 @@ def compare(args: argparse.Namespace) -> None:
 
 def parser() -> argparse.ArgumentParser:
     parser = command_parser(__doc__)
+    parser.add_argument("names", nargs="*", help="experiment names to compare (default: every finished one)")
     parser.add_argument("--plot", type=Path, help="also draw accuracy against trainable parameters to this PNG")
     return parser
 
