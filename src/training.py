@@ -117,6 +117,8 @@ def train_model(
             logging_steps=max(1, steps_per_epoch // LOSS_LOGS_PER_EPOCH),
             save_strategy="no",
             dataloader_pin_memory=torch.cuda.is_available(),
+            # Under torchrun every trainable weight is used in each forward pass; skip DDP's search.
+            ddp_find_unused_parameters=False,
             report_to="none",
             **trainer_precision_args(precision),
         )
