@@ -331,17 +331,22 @@ def test_lora_experiment_reruns_only_what_it_touches(project, reproduced):
     assert exp_params["lora"]["alpha"] == 32
 
 
-def test_queued_two_by_two_sweep_runs_and_is_listed(project, reproduced):
-    dvc("exp", "run", "--queue", "-S", "lora.r=4,8", "-S", "lora.alpha=16,32", cwd=project)
+def run_queue(project: Path, timeout_s: float = 900) -> tuple[list[str], list[list[str]]]:
+    """`dvc queue start`, then wait until no task is queued or running; returns (states, tasks)."""
     dvc("queue", "start", cwd=project)
-    deadline = time.monotonic() + 900
+    deadline = time.monotonic() + timeout_s
     while True:
         tasks = [line.split() for line in dvc("queue", "status", cwd=project).splitlines()[1:] if line.strip()]
         states = [fields[-1] for fields in tasks if fields and fields[-1] in ("Queued", "Running", "Success", "Failed")]
         if states and not {"Queued", "Running"} & set(states):
-            break
-        assert time.monotonic() < deadline, f"sweep still running: {tasks}"
+            return states, tasks
+        assert time.monotonic() < deadline, f"queue still running: {tasks}"
         time.sleep(3)
+
+
+def test_queued_two_by_two_sweep_runs_and_is_listed(project, reproduced):
+    dvc("exp", "run", "--queue", "-S", "lora.r=4,8", "-S", "lora.alpha=16,32", cwd=project)
+    states, tasks = run_queue(project)
     assert states.count("Success") == 4 and "Failed" not in states, tasks
 
     table = dvc("exp", "show", "--md", "--only-changed", cwd=project)
@@ -360,15 +365,7 @@ def test_queued_methods_each_train_reload_evaluate_and_are_listed(project, repro
     """The comparison the README documents, on the shrunken config: one experiment per method."""
     methods = ["ia3", "prompt_tuning", "prefix_tuning", "head_only", "full"]
     dvc("exp", "run", "--queue", "-S", f"peft.method={','.join(methods)}", cwd=project)
-    dvc("queue", "start", cwd=project)
-    deadline = time.monotonic() + 900
-    while True:
-        tasks = [line.split() for line in dvc("queue", "status", cwd=project).splitlines()[1:] if line.strip()]
-        states = [fields[-1] for fields in tasks if fields and fields[-1] in ("Queued", "Running", "Success", "Failed")]
-        if states and not {"Queued", "Running"} & set(states):
-            break
-        assert time.monotonic() < deadline, f"methods still running: {tasks}"
-        time.sleep(3)
+    states, tasks = run_queue(project)
     assert "Failed" not in states, tasks
 
     shown = dvc_json("exp", "show", cwd=project)
