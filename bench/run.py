@@ -33,14 +33,15 @@ import torch
 from datasets import Dataset
 from transformers import DataCollatorWithPadding, Trainer, TrainingArguments, set_seed
 
-from src.data import load_labelled_splits, stratified_sample
-from src.devices import resolve_precision, use_available_cores
-from src.inference import predict_proba
-from src.methods import adapt
-from src.modeling import load_classifier, load_tokenizer
-from src.params import Params
-from src.paths import PROJECT_ROOT
-from src.training import train_model
+from src.core.params import Params
+from src.core.paths import PROJECT_ROOT
+from src.data.sources import load_labelled_splits
+from src.data.splits import stratified_sample
+from src.model.devices import resolve_precision, use_available_cores
+from src.model.finetuned import adapt
+from src.model.inference import predict_proba
+from src.model.pretrained import load_classifier, load_tokenizer
+from src.model.trainer import train_model
 
 PROJECT_FILES = ["dvc.yaml", "params.yaml", "src", ".dvc/config", ".dvc/.gitignore", ".dvcignore", ".gitignore"]
 
@@ -65,7 +66,7 @@ def reference_samples_per_second(
     )
     classifier = load_classifier(params.model, label_names)
     set_seed(params.train.seed)  # as train_model does: the same LoRA initialisation in every variant
-    model = adapt(classifier, params, params.model.name)
+    model = adapt(classifier, params.peft.method, params.method, params.model.name)
     with tempfile.TemporaryDirectory() as scratch:
         args = TrainingArguments(
             output_dir=scratch,
@@ -119,7 +120,9 @@ def bench_train(params: Params, rows: int, repeats: int) -> None:
     print(f"\n## Training throughput: {rows} rows, 1 epoch, batch {params.train.batch_size}, {threads} threads")
 
     variants = {
-        f"seed-style: padding='max_length' ({params.model.max_length} tokens), random order, fp32": dict(pad_to_max=True, group_by_length=False),
+        f"seed-style: padding='max_length' ({params.model.max_length} tokens), random order, fp32": dict(
+            pad_to_max=True, group_by_length=False
+        ),
         "+ dynamic padding (DataCollatorWithPadding), fp32": dict(pad_to_max=False, group_by_length=False),
         "+ batches grouped by length, fp32": dict(pad_to_max=False, group_by_length=True),
     }
@@ -137,7 +140,9 @@ def bench_train(params: Params, rows: int, repeats: int) -> None:
     reference = statistics.median(runs[next(iter(variants))])
     print("\n| Variant | samples/s (median) | runs | vs seed-style |\n| --- | ---: | --- | ---: |")
     for name, values in runs.items():
-        print(f"| {name} | {statistics.median(values):.1f} | {', '.join(f'{v:.1f}' for v in values)} | {statistics.median(values) / reference:.2f}x |")
+        print(
+            f"| {name} | {statistics.median(values):.1f} | {', '.join(f'{v:.1f}' for v in values)} | {statistics.median(values) / reference:.2f}x |"
+        )
     ratio = statistics.median(runs[ours_name]) / reference
     print(f"\nRATIO train stage / seed-style reference: {ratio:.2f}x (target >= 3x)")
 
@@ -164,7 +169,9 @@ def plain_loop_samples_per_second(model, tokenizer, texts: list[str], batch_size
     start = time.perf_counter()
     with torch.no_grad():
         for i in range(0, len(texts), batch_size):
-            batch = tokenizer(texts[i : i + batch_size], padding=True, truncation=True, max_length=max_length, return_tensors="pt")
+            batch = tokenizer(
+                texts[i : i + batch_size], padding=True, truncation=True, max_length=max_length, return_tensors="pt"
+            )
             model(**batch)
     return len(texts) / (time.perf_counter() - start)
 
@@ -189,8 +196,10 @@ def bench_eval(params: Params, repeats: int) -> None:
         ours_rate.append(sorted_run())
     print(f"\n## Evaluation throughput: {len(texts)} test rows, batch {batch}")
     print(f"plain loop (input order, no_grad): {statistics.median(plain):.0f} samples/s")
-    print(f"predict_proba (length-sorted, inference_mode): {statistics.median(ours_rate):.0f} samples/s "
-          f"({statistics.median(ours_rate) / statistics.median(plain):.2f}x)")
+    print(
+        f"predict_proba (length-sorted, inference_mode): {statistics.median(ours_rate):.0f} samples/s "
+        f"({statistics.median(ours_rate) / statistics.median(plain):.2f}x)"
+    )
 
 
 # --------------------------------------------------------------------------- dvc

@@ -10,24 +10,29 @@ data/predictions/baseline.csv.
 
 import logging
 
-from src.cli import run_stage
-from src.data import read_label_names
-from src.evaluation import evaluate_on_test
-from src.modeling import load_classifier, load_tokenizer
-from src.params import Params
+from src.core.cli import run_stage
+from src.core.params import Params
+from src.data.prepared import read_label_names, read_prepared
+from src.model.inference import predict_proba
+from src.model.pretrained import load_classifier, load_tokenizer
+from src.scoring.predictions import evaluate_probabilities, write_evaluation
 
 log = logging.getLogger("baseline")
 
 
 def baseline() -> None:
     params = Params.load()
-    label_names = read_label_names()
+    label_names, test = read_label_names(), read_prepared("test")
     tokenizer = load_tokenizer(params.model)
     model = load_classifier(params.model, label_names)
-    metrics = evaluate_on_test(
-        model, tokenizer, label_names, "baseline", params.eval.batch_size, params.model.max_length
+    probabilities = predict_proba(
+        model, tokenizer, test["text"], params.eval.batch_size, params.model.max_length, desc="baseline: test"
     )
-    log.info("untuned model: accuracy %.4f, macro-F1 %.4f", metrics["accuracy"], metrics["macro_f1"])
+    evaluation = evaluate_probabilities(test, probabilities, label_names)
+    write_evaluation("baseline", evaluation)
+    log.info(
+        "untuned model: accuracy %.4f, macro-F1 %.4f", evaluation.metrics["accuracy"], evaluation.metrics["macro_f1"]
+    )
 
 
 def main(argv=None) -> None:

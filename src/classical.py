@@ -3,30 +3,34 @@
 The cheap model a fine-tuned transformer has to beat. It reads the same prepared splits as the
 other stages and writes its results in the same shape as baseline and evaluate. Reads params
 `classical.*`. Writes metrics/classical.json, plots/classical/confusion.csv and
-data/predictions/classical.csv.
+data/predictions/classical.csv. Imports no torch.
 
     python -m src.classical      # or: dvc repro classical
 """
 
 import logging
 
-from src.cli import run_stage
-from src.data import read_label_names, read_prepared
-from src.evaluation import score_and_write
-from src.params import Params
-from src.tfidf import class_probabilities, fit_tfidf_logreg
+from src.core.cli import run_stage
+from src.core.params import Params
+from src.data.prepared import read_label_names, read_prepared
+from src.model.tfidf import class_probabilities, fit_tfidf_logreg
+from src.scoring.predictions import evaluate_probabilities, write_evaluation
 
 log = logging.getLogger("classical")
 
 
 def classical() -> None:
     params = Params.load()
-    label_names = read_label_names()
-    train, test = read_prepared("train"), read_prepared("test")
+    label_names, train, test = read_label_names(), read_prepared("train"), read_prepared("test")
     model = fit_tfidf_logreg(train["text"], train["label"], params.classical)
     probabilities = class_probabilities(model, test["text"].tolist(), len(label_names))
-    metrics = score_and_write("classical", test, probabilities, label_names)
-    log.info("TF-IDF + logistic regression: accuracy %.4f, macro-F1 %.4f", metrics["accuracy"], metrics["macro_f1"])
+    evaluation = evaluate_probabilities(test, probabilities, label_names)
+    write_evaluation("classical", evaluation)
+    log.info(
+        "TF-IDF + logistic regression: accuracy %.4f, macro-F1 %.4f",
+        evaluation.metrics["accuracy"],
+        evaluation.metrics["macro_f1"],
+    )
 
 
 def main(argv=None) -> None:

@@ -18,10 +18,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from src.cli import command_parser, run_command
-from src.errors import DataError
-from src.plots import plot_accuracy_vs_trainable
-from src.reporting import METHOD_TITLES, markdown_table
+from src.core.cli import command_parser, run_command
+from src.core.errors import DataError
+from src.model.methods import METHODS
+from src.presentation.figures import plot_accuracy_vs_trainable
+from src.presentation.markdown import markdown_table
 
 
 def experiments_from_dvc() -> list[dict]:
@@ -50,7 +51,7 @@ def finished_runs(shown: list[dict]) -> list[dict]:
                     "name": rev.get("name") or rev.get("rev", "")[:7],
                     "method": train["method"],
                     "learning_rate": (params.get(train["method"]) or {}).get("learning_rate"),
-                    "label": METHOD_TITLES[train["method"]],
+                    "label": METHODS[train["method"]].title,
                     "accuracy": tuned["accuracy"],
                     "macro_f1": tuned["macro_f1"],
                     "trainable": train["parameters"]["trainable"],
@@ -67,7 +68,18 @@ def finished_runs(shown: list[dict]) -> list[dict]:
 
 def runs_table(runs: list[dict]) -> str:
     return markdown_table(
-        ["Experiment", "Method", "Learning rate", "Accuracy", "Macro-F1", "Trainable", "Trainable %", "Saved MB", "Train time", "Peak RSS"],
+        [
+            "Experiment",
+            "Method",
+            "Learning rate",
+            "Accuracy",
+            "Macro-F1",
+            "Trainable",
+            "Trainable %",
+            "Saved MB",
+            "Train time",
+            "Peak RSS",
+        ],
         [
             [
                 run["name"],

@@ -18,14 +18,16 @@ import logging
 from pathlib import Path
 
 import numpy as np
+import torch
 from transformers import pipeline
 
-from src.cli import command_parser, run_command
-from src.errors import ModelError
-from src.inference import predict_proba
-from src.methods import load_result, merged_model
-from src.outputs import atomic_dir
-from src.paths import EXPORT_DIR, FINETUNED_DIR, prepared_split_file
+from src.core.cli import command_parser, run_command
+from src.core.errors import ModelError
+from src.core.files import atomic_dir
+from src.core.paths import EXPORT_DIR, FINETUNED_DIR, prepared_split_file
+from src.data.prepared import read_prepared
+from src.model.finetuned import load_result, merged_model
+from src.model.inference import predict_proba
 
 log = logging.getLogger("export")
 
@@ -37,11 +39,8 @@ FALLBACK_TEXTS = ["i feel wonderful today", "i am so angry at this", "i miss you
 
 def check_texts() -> list[str]:
     """Some prepared test texts if the pipeline has run, else a few examples."""
-    test_file = prepared_split_file("test")
-    if test_file.is_file():
-        import pandas as pd
-
-        return pd.read_json(test_file, lines=True)["text"].head(CHECK_TEXTS).tolist()
+    if prepared_split_file("test").is_file():
+        return read_prepared("test")["text"].head(CHECK_TEXTS).tolist()
     return FALLBACK_TEXTS
 
 
@@ -55,7 +54,15 @@ def export(args: argparse.Namespace) -> None:
     model, tokenizer, manifest = load_result(args.model_dir)
     label_names, max_length = manifest["label_names"], manifest["model"]["max_length"]
     texts = check_texts()
-    expected = predict_proba(model, tokenizer, texts, batch_size=16, max_length=max_length, desc="check: unmerged")
+    expected = predict_proba(
+        model,
+        tokenizer,
+        texts,
+        batch_size=16,
+        max_length=max_length,
+        desc="check: unmerged",
+        device=torch.device("cpu"),
+    )
     merged = merged_model(model, manifest["method"])
     with atomic_dir(args.out) as tmp:
         merged.save_pretrained(tmp, safe_serialization=True)

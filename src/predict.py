@@ -15,14 +15,12 @@ import json
 import sys
 from pathlib import Path
 
-import pandas as pd
-
-from src.cli import command_parser, run_command
-from src.devices import best_device, use_available_cores
-from src.errors import DataError
-from src.inference import predict_proba
-from src.methods import load_result, read_manifest
-from src.paths import FINETUNED_DIR
+from src.core.cli import command_parser, run_command
+from src.core.errors import DataError
+from src.core.paths import FINETUNED_DIR
+from src.data.tables import read_table
+from src.model.finetuned import load_result, read_manifest
+from src.model.inference import predict_proba
 
 TABLE_TEXT_WIDTH = 48
 
@@ -36,7 +34,7 @@ def read_texts(args: argparse.Namespace) -> list[str]:
         return read_text_file(args.file, args.column)
     if sys.stdin.isatty():
         raise DataError(
-            "No texts to classify. Give them as arguments (python -m src.predict \"some text\"), "
+            'No texts to classify. Give them as arguments (python -m src.predict "some text"), '
             "with --file texts.jsonl|texts.csv, or one per line on stdin."
         )
     texts = [line.rstrip("\n") for line in sys.stdin if line.strip()]
@@ -48,16 +46,7 @@ def read_texts(args: argparse.Namespace) -> list[str]:
 def read_text_file(path: Path, column: str) -> list[str]:
     if not path.is_file():
         raise DataError(f"--file {path} does not exist.")
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".jsonl":
-            frame = pd.read_json(path, lines=True, dtype=False)
-        elif suffix == ".csv":
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-        else:
-            raise DataError(f"--file {path}: use a .jsonl or .csv file (or pipe plain lines to stdin).")
-    except ValueError as error:
-        raise DataError(f"--file {path} could not be read as {suffix[1:]}: {error}") from None
+    frame = read_table(path, dtype=str)
     if column not in frame.columns:
         raise DataError(
             f"--file {path} has no column {column!r} (columns: {', '.join(map(str, frame.columns))}); "
@@ -75,11 +64,14 @@ def format_table(texts: list[str], label_names: list[str], probabilities) -> str
         return text if len(text) <= TABLE_TEXT_WIDTH else text[: TABLE_TEXT_WIDTH - 1] + "…"
 
     rows = [["text", "label", *label_names]]
-    for text, row in zip(texts, probabilities):
+    for text, row in zip(texts, probabilities, strict=True):
         rows.append([clip(text), label_names[row.argmax()], *(f"{p:.3f}" for p in row)])
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = [
-        "  ".join(cell.ljust(width) if i < 2 else cell.rjust(width) for i, (cell, width) in enumerate(zip(row, widths)))
+        "  ".join(
+            cell.ljust(width) if i < 2 else cell.rjust(width)
+            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
+        )
         for row in rows
     ]
     return "\n".join(lines)
@@ -91,11 +83,11 @@ def format_json_lines(texts: list[str], label_names: list[str], probabilities) -
             {
                 "text": text,
                 "label": label_names[row.argmax()],
-                "probabilities": {name: round(float(p), 6) for name, p in zip(label_names, row)},
+                "probabilities": {name: round(float(p), 6) for name, p in zip(label_names, row, strict=True)},
             },
             ensure_ascii=False,
         )
-        for text, row in zip(texts, probabilities)
+        for text, row in zip(texts, probabilities, strict=True)
     )
 
 
@@ -105,10 +97,7 @@ def predict(args: argparse.Namespace) -> None:
     read_manifest(args.model_dir)  # fail on a missing result before reading a large input
     texts = read_texts(args)
     model, tokenizer, manifest = load_result(args.model_dir)
-    use_available_cores()
-    probabilities = predict_proba(
-        model.to(best_device()), tokenizer, texts, args.batch_size, manifest["model"]["max_length"], desc="predict"
-    )
+    probabilities = predict_proba(model, tokenizer, texts, args.batch_size, manifest["model"]["max_length"])
     format_output = format_json_lines if args.json else format_table
     print(format_output(texts, manifest["label_names"], probabilities))
 
@@ -116,7 +105,7 @@ def predict(args: argparse.Namespace) -> None:
 def parser() -> argparse.ArgumentParser:
     parser = command_parser(__doc__)
     parser.add_argument("texts", nargs="*", help="texts to classify (default: --file, or stdin)")
-    parser.add_argument("--file", type=Path, help="a .jsonl or .csv file of texts")
+    parser.add_argument("--file", type=Path, help="a .jsonl, .csv or .parquet file of texts")
     parser.add_argument("--column", default="text", help="the text column of --file (default: text)")
     parser.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
     parser.add_argument("--batch-size", type=int, default=64, help="texts per forward pass (default: 64)")

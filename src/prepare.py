@@ -10,11 +10,13 @@ import logging
 import os
 from pathlib import Path
 
-from src.cli import run_stage
-from src.data import load_labelled_splits, stratified_sample, summarize, write_prepared
-from src.outputs import write_json
-from src.params import Params
-from src.paths import DATA_SUMMARY_FILE, SPLITS, portable_path
+from src.core.cli import run_stage
+from src.core.files import write_json
+from src.core.params import Params
+from src.core.paths import DATA_SUMMARY_FILE, SPLITS, portable_path
+from src.data.prepared import write_prepared
+from src.data.sources import load_labelled_splits
+from src.data.splits import stratified_sample, summarize
 
 log = logging.getLogger("prepare")
 
@@ -39,11 +41,19 @@ def prepare() -> None:
         note = f"; sample_size {size} exceeds the split, so all are kept" if size and size > available[split] else ""
         log.info("%-10s %6d rows (of %d)%s", split, summary[split]["rows"], available[split], note)
         if any(dropped.values()):
-            log.warning("%-10s dropped %d rows with no label and %d with an empty text", split, dropped["null_label"], dropped["empty_text"])
+            log.warning(
+                "%-10s dropped %d rows with no label and %d with an empty text",
+                split,
+                dropped["null_label"],
+                dropped["empty_text"],
+            )
     leaks = summary["leakage"]
     if any(leaks.values()):
-        log.warning("texts also in train: %d in validation, %d in test (counted in metrics/data.json, not removed)",
-                    leaks["validation_texts_in_train"], leaks["test_texts_in_train"])
+        log.warning(
+            "texts also in train: %d in validation, %d in test (counted in metrics/data.json, not removed)",
+            leaks["validation_texts_in_train"],
+            leaks["test_texts_in_train"],
+        )
 
 
 def main(argv=None) -> None:

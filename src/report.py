@@ -2,9 +2,10 @@
 confidence intervals and paired tests in metrics/significance.json.
 
 Reads the metrics of every earlier stage, the confusion files (one actual/predicted row per test
-text, in the same order for every model), the training curves and params.yaml (all sections,
-shown in the report). Writes markdown that renders on GitHub and three matplotlib PNGs: the
-confusion matrices side by side, the training curves and per-class F1.
+text, in the same order for every model), the training curves, the label names and the params
+of this run (every section but the other methods', shown in the report). Writes markdown that
+renders on GitHub and three matplotlib PNGs: the confusion matrices side by side, the training
+curves and per-class F1.
 
     python -m src.report         # or: dvc repro report
 """
@@ -12,18 +13,14 @@ confusion matrices side by side, the training curves and per-class F1.
 import logging
 
 import pandas as pd
-import yaml
 
-from src.cli import run_stage
-from src.data import read_label_names
-from src.errors import DataError
-from src.outputs import atomic_file, read_json, write_json
-from src.params import METHODS, Params
-from src.paths import (
+from src.core.cli import run_stage
+from src.core.files import atomic_file, read_json, write_json
+from src.core.params import Params
+from src.core.paths import (
     DATA_SUMMARY_FILE,
     EVALUATIONS,
     FIGURES_DIR,
-    PARAMS_FILE,
     REPORT_DIR,
     REPORT_FILE,
     SIGNIFICANCE_FILE,
@@ -32,9 +29,10 @@ from src.paths import (
     confusion_file,
     evaluation_metrics_file,
 )
-from src.plots import plot_confusion_matrices, plot_per_class_f1, plot_training_curves
-from src.reporting import render_report
-from src.statistics import compare_models
+from src.data.prepared import read_label_names
+from src.presentation.figures import plot_confusion_matrices, plot_per_class_f1, plot_training_curves
+from src.presentation.markdown import render_report
+from src.scoring.significance import compare_evaluations
 
 log = logging.getLogger("report")
 
@@ -47,48 +45,22 @@ FIGURES = {
 PAIRS = [("finetuned", "baseline"), ("finetuned", "classical")]
 
 
-def test_significance(confusions: dict[str, pd.DataFrame], label_names: list[str], params: Params) -> dict:
-    ids = {name: i for i, name in enumerate(label_names)}
-    actual = confusions["finetuned"]["actual"]
-    for name, table in confusions.items():
-        if not table["actual"].equals(actual):
-            raise DataError(
-                f"{confusion_file(name)} lists other test rows than {confusion_file('finetuned')}; "
-                "rerun the evaluations on the same prepared data: `dvc repro`."
-            )
-    return compare_models(
-        actual.map(ids).to_numpy(),
-        {name: table["predicted"].map(ids).to_numpy() for name, table in confusions.items()},
-        PAIRS,
-        len(label_names),
-        params.stats.bootstrap_resamples,
-        params.stats.confidence,
-        params.stats.seed,
-    )
-
-
-def params_of_this_run(raw: dict) -> dict:
-    """params.yaml without the sections of the methods not chosen: the stage does not depend on
-    them, so showing them could show stale values."""
-    chosen = raw["peft"]["method"]
-    return {key: value for key, value in raw.items() if key not in METHODS or key == chosen}
-
-
 def report() -> None:
     params = Params.load()
     label_names = read_label_names()
     evaluations = {name: read_json(evaluation_metrics_file(name)) for name in EVALUATIONS}
     confusions = {name: pd.read_csv(confusion_file(name), keep_default_na=False) for name in EVALUATIONS}
-    curves = {
-        name: pd.read_csv(path, sep="\t") for name, path in TRAINING_CURVE_FILES.items() if path.is_file()
-    }
-    significance = test_significance(confusions, label_names, params)
+    curves = {name: pd.read_csv(path, sep="\t") for name, path in TRAINING_CURVE_FILES.items() if path.is_file()}
+    stats = params.stats
+    significance = compare_evaluations(
+        confusions, label_names, PAIRS, stats.bootstrap_resamples, stats.confidence, stats.seed
+    )
 
     plot_confusion_matrices(confusions, label_names, FIGURES["confusion"])
     plot_training_curves(curves, FIGURES["curves"])
     plot_per_class_f1(evaluations, label_names, FIGURES["per_class_f1"])
     markdown = render_report(
-        params=params_of_this_run(yaml.safe_load(PARAMS_FILE.read_text(encoding="utf-8"))),
+        params=params.of_this_run(),
         data_summary=read_json(DATA_SUMMARY_FILE),
         evaluations=evaluations,
         significance=significance,

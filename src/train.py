@@ -13,17 +13,16 @@ With `train.launcher` torchrun or accelerate, the stage re-runs itself under tha
 """
 
 import logging
-import resource
-import sys
 
-from src.cli import run_stage
-from src.data import read_label_names, read_prepared
-from src.launch import relaunch_if_needed
-from src.methods import save_result, weights_filename
-from src.outputs import write_json
-from src.params import Params
-from src.paths import FINETUNED_DIR, TRAIN_METRICS_FILE
-from src.training import train_model
+from src.core.cli import run_stage
+from src.core.files import write_json
+from src.core.params import Params
+from src.core.paths import FINETUNED_DIR, TRAIN_METRICS_FILE
+from src.data.prepared import read_label_names, read_prepared
+from src.model.finetuned import save_result
+from src.model.launch import relaunch_if_needed
+from src.model.methods import METHODS
+from src.model.trainer import train_model
 
 log = logging.getLogger("train")
 
@@ -36,31 +35,21 @@ def train() -> None:
     result = train_model(params, label_names, read_prepared("train"), read_prepared("validation"))
     if not result.is_main_process:
         return
-    save_result(result.model, result.tokenizer, params, label_names, FINETUNED_DIR)
-    efficiency = {
-        "method": params.peft.method,
-        **result.efficiency,
-        "artefact_size_mb": round((FINETUNED_DIR / weights_filename(params.peft.method)).stat().st_size / 1e6, 3),
-        "peak_rss_mb": peak_rss_mb(),
-    }
-    write_json(TRAIN_METRICS_FILE, efficiency)
+    method = params.peft.method
+    save_result(result.model, result.tokenizer, method, params.model, label_names, FINETUNED_DIR)
+    record = result.record(method, FINETUNED_DIR / METHODS[method].weights_file)
+    write_json(TRAIN_METRICS_FILE, record)
     log.info(
         "%s trained %d of %d parameters (%.2f%%) in %.0f s; saved %.2f MB; peak memory %.0f MB; validation accuracy %.4f",
-        params.peft.method,
-        efficiency["parameters"]["trainable"],
-        efficiency["parameters"]["total"],
-        efficiency["parameters"]["trainable_percent"],
-        efficiency["train_time_s"],
-        efficiency["artefact_size_mb"],
-        efficiency["peak_rss_mb"],
-        efficiency["validation"]["accuracy"],
+        method,
+        record["parameters"]["trainable"],
+        record["parameters"]["total"],
+        record["parameters"]["trainable_percent"],
+        record["train_time_s"],
+        record["artefact_size_mb"],
+        record["peak_rss_mb"],
+        record["validation"]["accuracy"],
     )
-
-
-def peak_rss_mb() -> float:
-    """This process's peak resident memory so far, in MB (Linux reports KiB, macOS bytes)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return round(peak * (1 if sys.platform == "darwin" else 1024) / 1e6, 1)
 
 
 def main(argv=None) -> None:

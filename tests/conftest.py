@@ -10,11 +10,13 @@ token.
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
-from src.paths import PROJECT_ROOT
+from src.core.paths import PROJECT_ROOT
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the Hub is unreachable here; fail fast, don't retry
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -22,6 +24,44 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
 EMOTION_DIR = SHARED_DATA / "emotion"
 EMOTION_LABELS = ["sadness", "joy", "love", "anger", "fear", "surprise"]
+# What a copy of the project needs to run its pipeline. web/dist holds the offline plots template
+# that .dvc/config names (built by `npm ci --prefix web`).
+PROJECT_FILES = [
+    "dvc.yaml",
+    "params.yaml",
+    "src",
+    "web/dist",
+    ".dvc/config",
+    ".dvc/.gitignore",
+    ".dvcignore",
+    ".gitignore",
+]
+
+
+def shrink(params: dict, emotion_dir: Path) -> dict:
+    """The default params at test size: 48/24/24 real emotion rows, one epoch, 32 tokens."""
+    params["data"]["dataset"] = str(emotion_dir)
+    params["data"]["mirrors"] = []
+    params["data"]["sample_size"] = {"train": 48, "validation": 24, "test": 24}
+    params["model"]["max_length"] = 32
+    params["train"].update(epochs=1, batch_size=8)
+    params["lora"].update(r=8, alpha=16, learning_rate=0.005)  # so that the README's `-S lora.alpha=32` is a change
+    params["eval"]["batch_size"] = 16
+    return params
+
+
+def copy_shrunken_project(root: Path, emotion_dir: Path) -> Path:
+    """A copy of the project's pipeline files in `root`, with shrunken params."""
+    for name in PROJECT_FILES:
+        source, target = PROJECT_ROOT / name, root / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, target)
+    params = shrink(yaml.safe_load((root / "params.yaml").read_text()), emotion_dir)
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    return root
 
 
 @pytest.fixture(scope="session")
@@ -70,7 +110,11 @@ def _tiny_configs(vocab_size: int, gpt2_vocab_size: int, eos_id: int) -> dict:
     return {
         "bert": BertConfig(**bert_like),
         "distilbert": DistilBertConfig(
-            vocab_size=vocab_size, dim=TINY["hidden"], n_layers=TINY["layers"], n_heads=TINY["heads"], hidden_dim=TINY["intermediate"]
+            vocab_size=vocab_size,
+            dim=TINY["hidden"],
+            n_layers=TINY["layers"],
+            n_heads=TINY["heads"],
+            hidden_dim=TINY["intermediate"],
         ),
         "roberta": RobertaConfig(**bert_like, pad_token_id=0),  # MiniLM's tokenizer pads with id 0
         "mpnet": MPNetConfig(**bert_like, pad_token_id=0),
@@ -91,8 +135,12 @@ def _bpe_tokenizer(texts: list[str]):
     from transformers import GPT2TokenizerFast
 
     bpe = ByteLevelBPETokenizer()
-    bpe.train_from_iterator(texts, vocab_size=400, min_frequency=1, special_tokens=["<|endoftext|>"], show_progress=False)
-    return GPT2TokenizerFast(tokenizer_object=bpe._tokenizer, eos_token="<|endoftext|>", bos_token="<|endoftext|>", unk_token="<|endoftext|>")
+    bpe.train_from_iterator(
+        texts, vocab_size=400, min_frequency=1, special_tokens=["<|endoftext|>"], show_progress=False
+    )
+    return GPT2TokenizerFast(
+        tokenizer_object=bpe._tokenizer, eos_token="<|endoftext|>", bos_token="<|endoftext|>", unk_token="<|endoftext|>"
+    )
 
 
 @pytest.fixture(scope="session")

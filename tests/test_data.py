@@ -3,17 +3,11 @@ import json
 import pandas as pd
 import pytest
 
-from src.data import (
-    encode_labels,
-    load_labelled_splits,
-    read_label_names,
-    read_prepared,
-    resolve_dataset,
-    stratified_sample,
-    summarize,
-    write_prepared,
-)
-from src.errors import DataError
+from src.core.errors import DataError
+from src.data.labels import encode_labels
+from src.data.prepared import read_label_names, read_prepared, write_prepared
+from src.data.sources import load_labelled_splits, resolve_dataset
+from src.data.splits import stratified_sample, summarize
 from tests.conftest import EMOTION_LABELS, SHARED_DATA
 
 ROWS = {
@@ -85,7 +79,9 @@ def test_missing_local_folder_is_a_clear_error(tmp_path):
 
 
 def test_unreachable_hub_dataset_names_the_mirrors_and_the_fix(tmp_path):
-    with pytest.raises(DataError, match=r"Hub is unreachable .*data.mirrors \(.*\) holds a copy of 'someone/unmirrored'"):
+    with pytest.raises(
+        DataError, match=r"Hub is unreachable .*data.mirrors \(.*\) holds a copy of 'someone/unmirrored'"
+    ):
         load_labelled_splits("someone/unmirrored", [str(tmp_path)], "text", "label")
 
 
@@ -139,14 +135,16 @@ def test_sample_of_none_or_more_than_the_split_keeps_every_row(size):
 
 def test_prepared_round_trip_and_summary(tmp_path):
     splits = {
-        split: pd.DataFrame({"text": [t for t, _ in rows], "label": [int(l == "joy") for _, l in rows]})
+        split: pd.DataFrame({"text": [t for t, _ in rows], "label": [int(label == "joy") for _, label in rows]})
         for split, rows in ROWS.items()
     }
     write_prepared(splits, ["sadness", "joy"], "somewhere", out_dir=tmp_path / "prepared")
     pd.testing.assert_frame_equal(read_prepared("train", tmp_path / "prepared"), splits["train"])
-    assert read_label_names(tmp_path / "prepared" / "labels.json") == ["sadness", "joy"]
+    assert read_label_names(tmp_path / "prepared") == ["sadness", "joy"]
     assert json.loads((tmp_path / "prepared" / "labels.json").read_text())["source"] == "somewhere"
-    summary = summarize(splits, ["sadness", "joy"], available={"train": 10}, dropped={"train": {"null_label": 1, "empty_text": 5}})
+    summary = summarize(
+        splits, ["sadness", "joy"], available={"train": 10}, dropped={"train": {"null_label": 1, "empty_text": 5}}
+    )
     assert summary["train"] == {
         "rows": 4,
         "available": 10,
@@ -189,7 +187,9 @@ def test_invalid_utf8_names_the_file_and_line(tmp_path):
 
 def test_sample_too_small_to_keep_every_class_is_an_error():
     frame = pd.DataFrame({"text": [f"t{i}" for i in range(100)], "label": [0] * 97 + [1] * 3})
-    with pytest.raises(DataError, match=r"data.sample_size.train is 10, too few .* rarest class has 3 of 100 rows\). Use at least 34"):
+    with pytest.raises(
+        DataError, match=r"data.sample_size.train is 10, too few .* rarest class has 3 of 100 rows\). Use at least 34"
+    ):
         stratified_sample(frame, 10, seed=0)
     single = pd.DataFrame({"text": [f"t{i}" for i in range(50)], "label": [0] * 49 + [1]})
     with pytest.raises(DataError, match="data.sample_size.validation is 20"):
@@ -202,7 +202,10 @@ def test_texts_shared_between_train_and_test_are_counted():
         "validation": pd.DataFrame({"text": ["new"], "label": [0]}),
         "test": pd.DataFrame({"text": ["i am happy ", "other", "SO SAD"], "label": [1, 0, 0]}),
     }
-    assert summarize(splits, ["sadness", "joy"])["leakage"] == {"validation_texts_in_train": 0, "test_texts_in_train": 2}
+    assert summarize(splits, ["sadness", "joy"])["leakage"] == {
+        "validation_texts_in_train": 0,
+        "test_texts_in_train": 2,
+    }
 
 
 def test_reading_before_prepare_says_to_run_prepare(tmp_path):

@@ -3,8 +3,14 @@ import os
 import pytest
 import torch
 
-from src.devices import best_device, cpu_has_fast_bf16, resolve_precision, trainer_precision_args, use_available_cores
-from src.errors import ParamsError
+from src.core.errors import ParamsError
+from src.model.devices import (
+    best_device,
+    cpu_has_fast_bf16,
+    resolve_precision,
+    trainer_precision_args,
+    use_available_cores,
+)
 
 pytestmark = pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only choices")
 

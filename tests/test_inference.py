@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from src.inference import predict_proba
-from src.modeling import load_classifier, load_tokenizer
-from src.params import ModelParams
+from src.core.params import ModelParams
+from src.model.inference import predict_proba
+from src.model.pretrained import load_classifier, load_tokenizer
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,9 @@ import sys
 import pytest
 import yaml
 
-from src import launch
-from src.params import Params
-from src.paths import PARAMS_FILE
+from src.core.params import Params
+from src.core.paths import PARAMS_FILE
+from src.model import launch
 
 
 def train_params(**overrides):
@@ -24,13 +24,29 @@ def test_python_launcher_runs_in_process():
 
 def test_torchrun_command_starts_one_process_per_gpu():
     command = launch.launch_command(train_params(launcher="torchrun", processes=4), "src.train")
-    assert command == [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=4", "-m", "src.train"]
+    assert command == [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node=4",
+        "-m",
+        "src.train",
+    ]
 
 
 @pytest.mark.parametrize(("processes", "multi"), [(1, []), (2, ["--multi_gpu"])])
 def test_accelerate_command(processes, multi):
     command = launch.launch_command(train_params(launcher="accelerate", processes=processes), "src.train")
-    assert command == [sys.executable, "-m", "accelerate.commands.launch", *multi, f"--num_processes={processes}", "-m", "src.train"]
+    assert command == [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        *multi,
+        f"--num_processes={processes}",
+        "-m",
+        "src.train",
+    ]
 
 
 def test_launcher_commands_parse_with_the_real_launchers():

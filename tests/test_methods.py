@@ -12,13 +12,14 @@ import torch
 import yaml
 from safetensors.torch import load_file
 
-from src.architectures import FAMILIES, head_modules
-from src.errors import ModelError, ParamsError
-from src.methods import MANIFEST_FILENAME, load_result, merged_model, save_result, weights_filename
-from src.modeling import load_classifier, load_tokenizer
-from src.params import METHODS, Params
-from src.paths import PARAMS_FILE
-from src.training import train_model
+from src.core.errors import ModelError, ParamsError
+from src.core.params import Params
+from src.core.paths import PARAMS_FILE
+from src.model.families import FAMILIES, head_modules
+from src.model.finetuned import MANIFEST_FILENAME, load_result, merged_model, save_result
+from src.model.methods import METHODS
+from src.model.pretrained import load_classifier, load_tokenizer
+from src.model.trainer import train_model
 
 LABELS = ["sadness", "joy", "love", "anger", "fear", "surprise"]
 FAMILY_NAMES = ["bert", "distilbert", "roberta", "mpnet", "gpt2"]
@@ -62,7 +63,10 @@ def test_families_table_covers_the_promised_families():
 # DistilBERT and MPNet take no past_key_values, which prefix tuning needs (test below).
 NO_PREFIX = ["distilbert", "mpnet"]
 COMBINATIONS = [
-    (method, family) for method in METHODS for family in FAMILY_NAMES if not (method == "prefix_tuning" and family in NO_PREFIX)
+    (method, family)
+    for method in METHODS
+    for family in FAMILY_NAMES
+    if not (method == "prefix_tuning" and family in NO_PREFIX)
 ]
 
 
@@ -73,8 +77,8 @@ def test_train_save_reload_gives_identical_logits(family, method, tiny_model_dir
     before = logits(result.model, result.tokenizer)
 
     out = tmp_path / "finetuned"
-    save_result(result.model, result.tokenizer, params, LABELS, out)
-    assert (out / weights_filename(method)).is_file() and (out / MANIFEST_FILENAME).is_file()
+    save_result(result.model, result.tokenizer, params.peft.method, params.model, LABELS, out)
+    assert (out / METHODS[method].weights_file).is_file() and (out / MANIFEST_FILENAME).is_file()
     assert not list(out.glob("*.bin")) and not list(out.glob("*.pt"))
     reloaded, tokenizer, manifest = load_result(out)
 
@@ -93,7 +97,8 @@ def test_lora_auto_targets_each_block_linear_layer_but_not_the_head(family, tiny
     layer_linears = {
         name
         for name, module in load_classifier(params.model, LABELS).named_modules()
-        if type(module).__name__ in ("Linear", "Conv1D") and not name.split(".")[0] in head_modules(model.base_model.model)
+        if type(module).__name__ in ("Linear", "Conv1D")
+        and name.split(".")[0] not in head_modules(model.base_model.model)
     }
     assert {name.removeprefix("base_model.model.") for name in adapted} == layer_linears
 
@@ -124,7 +129,9 @@ def test_full_changes_encoder_weights(tiny_model_dirs, few_rows, tmp_path):
     params = tiny_params(tiny_model_dirs["bert"], "full")
     pretrained = load_file(tiny_model_dirs["bert"] / "model.safetensors")
     state = train_one_step(params, few_rows, tmp_path).model.state_dict()
-    changed = [key for key, value in pretrained.items() if not torch.equal(state[f"bert.{key.removeprefix('bert.')}"], value)]
+    changed = [
+        key for key, value in pretrained.items() if not torch.equal(state[f"bert.{key.removeprefix('bert.')}"], value)
+    ]
     assert any("encoder.layer." in key for key in changed)
 
 
@@ -132,7 +139,7 @@ def test_full_changes_encoder_weights(tiny_model_dirs, few_rows, tmp_path):
 def test_merged_model_predicts_like_the_result(method, tiny_model_dirs, few_rows, tmp_path):
     params = tiny_params(tiny_model_dirs["distilbert"], method, **({"use_dora": True} if method == "lora" else {}))
     result = train_one_step(params, few_rows, tmp_path)
-    save_result(result.model, result.tokenizer, params, LABELS, tmp_path / "finetuned")
+    save_result(result.model, result.tokenizer, params.peft.method, params.model, LABELS, tmp_path / "finetuned")
     model, tokenizer, _ = load_result(tmp_path / "finetuned")
     before = logits(model, tokenizer)
     merged = merged_model(model, method)
@@ -148,7 +155,9 @@ def test_prompt_methods_cannot_be_merged(method, tiny_model_dirs, few_rows, tmp_
 
 
 @pytest.mark.parametrize("family", NO_PREFIX)
-def test_prefix_tuning_on_a_model_without_past_key_values_is_refused_before_training(family, tiny_model_dirs, few_rows, tmp_path):
+def test_prefix_tuning_on_a_model_without_past_key_values_is_refused_before_training(
+    family, tiny_model_dirs, few_rows, tmp_path
+):
     params = tiny_params(tiny_model_dirs[family], "prefix_tuning")
     with pytest.raises(ModelError, match=r"ForSequenceClassification .* does not accept. Use prompt_tuning"):
         train_one_step(params, few_rows, tmp_path)
@@ -198,7 +207,7 @@ def test_result_records_the_portable_base_name_not_the_folder(tiny_model_dirs, f
 def test_corrupt_weights_are_a_clear_error(tiny_model_dirs, few_rows, tmp_path):
     params = tiny_params(tiny_model_dirs["bert"], "lora")
     result = train_one_step(params, few_rows, tmp_path)
-    save_result(result.model, result.tokenizer, params, LABELS, tmp_path / "finetuned")
+    save_result(result.model, result.tokenizer, params.peft.method, params.model, LABELS, tmp_path / "finetuned")
     (tmp_path / "finetuned" / "adapter_model.safetensors").write_bytes(b"not a safetensors file")
     with pytest.raises(ModelError, match=r"The lora result in .* could not be loaded.*retrain it"):
         load_result(tmp_path / "finetuned")

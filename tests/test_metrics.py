@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from transformers import EvalPrediction
 
-from src.metrics import classification_metrics, trainer_metrics
+from src.scoring.metrics import classification_metrics, trainer_metrics
 
 NAMES = ["neg", "pos", "neutral"]
 

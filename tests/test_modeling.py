@@ -2,9 +2,9 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from src.errors import ModelError
-from src.modeling import load_classifier, load_tokenizer, resolve_model
-from src.params import ModelParams
+from src.core.errors import ModelError
+from src.core.params import ModelParams
+from src.model.pretrained import load_classifier, load_tokenizer, resolve_model
 
 LABELS = ["sadness", "joy", "love"]
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
@@ -50,13 +50,16 @@ def test_checkpoint_missing_encoder_weights_is_refused(tiny_bert_dir, tmp_path):
 
 
 def test_unknown_model_offline_says_how_to_use_a_local_folder():
-    with pytest.raises(ModelError, match=r"Hub is unreachable .*'nobody/no-such-model' is neither a local folder.*Set model.name to a local folder"):
+    with pytest.raises(
+        ModelError,
+        match=r"Hub is unreachable .*'nobody/no-such-model' is neither a local folder.*Set model.name to a local folder",
+    ):
         load_tokenizer(model_params("nobody/no-such-model"))
 
 
 def test_hub_reachability_is_probed_without_the_offline_flag(monkeypatch):
     """With HF_HUB_OFFLINE unset the probe really dials the endpoint; here nothing answers."""
-    from src.hub import hub_reachable
+    from src.core.hub import hub_reachable
 
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # the discard port: nothing listens

@@ -3,9 +3,9 @@ import copy
 import pytest
 import yaml
 
-from src.errors import ParamsError
-from src.params import Params
-from src.paths import PARAMS_FILE
+from src.core.errors import ParamsError
+from src.core.params import Params
+from src.core.paths import PARAMS_FILE
 
 
 @pytest.fixture
@@ -62,7 +62,11 @@ def test_sample_size_must_be_positive_int_or_null(raw_params, bad):
         ("train.epochs", 0, "use a whole number >= 1"),
         ("lora.learning_rate", -0.001, "use a number > 0"),
         ("full.learning_rate", "fast", "use a number > 0"),
-        ("peft.method", "lorra", "use one of lora, ia3, prompt_tuning, prefix_tuning, head_only, full (did you mean 'lora'?)"),
+        (
+            "peft.method",
+            "lorra",
+            "use one of lora, ia3, prompt_tuning, prefix_tuning, head_only, full (did you mean 'lora'?)",
+        ),
         ("lora.use_dora", "yes", "use true or false"),
         ("prompt_tuning.num_virtual_tokens", 0, "use a whole number >= 1"),
         ("train.launcher", "mpirun", "use one of python, torchrun, accelerate"),
@@ -110,7 +114,7 @@ def test_stage_exits_1_with_the_message_and_writes_nothing(tmp_path, raw_params)
     import subprocess
     import sys
 
-    from src.paths import PROJECT_ROOT
+    from src.core.paths import PROJECT_ROOT
 
     shutil.copytree(PROJECT_ROOT / "src", tmp_path / "src", ignore=shutil.ignore_patterns("__pycache__"))
     raw = copy.deepcopy(raw_params)
@@ -131,7 +135,10 @@ def test_stage_exits_1_with_the_message_and_writes_nothing(tmp_path, raw_params)
 def test_several_processes_need_a_launcher(raw_params):
     raw = copy.deepcopy(raw_params)
     raw["train"]["processes"] = 2
-    with pytest.raises(ParamsError, match=r"train.processes is 2, but train.launcher python runs one process; set train.launcher to torchrun or accelerate"):
+    with pytest.raises(
+        ParamsError,
+        match=r"train.processes is 2, but train.launcher python runs one process; set train.launcher to torchrun or accelerate",
+    ):
         Params.from_dict(raw)
     raw["train"]["launcher"] = "torchrun"
     assert Params.from_dict(raw).train.processes == 2

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -20,25 +19,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from src.paths import PROJECT_ROOT
-from tests.conftest import EMOTION_LABELS
+from tests.conftest import EMOTION_LABELS, copy_shrunken_project
 
 pytestmark = pytest.mark.slow
 
-# web/dist holds the offline plots template that .dvc/config names (built by `npm ci --prefix web`).
-PROJECT_FILES = ["dvc.yaml", "params.yaml", "src", "web/dist", ".dvc/config", ".dvc/.gitignore", ".dvcignore", ".gitignore"]
 STAGES = ["prepare", "baseline", "classical", "train", "evaluate", "report"]
-
-
-def shrink(params: dict, emotion_dir: Path) -> dict:
-    params["data"]["dataset"] = str(emotion_dir)
-    params["data"]["mirrors"] = []
-    params["data"]["sample_size"] = {"train": 48, "validation": 24, "test": 24}
-    params["model"]["max_length"] = 32
-    params["train"].update(epochs=1, batch_size=8)
-    params["lora"].update(r=8, alpha=16, learning_rate=0.005)  # so that the README's `-S lora.alpha=32` is a change
-    params["eval"]["batch_size"] = 16
-    return params
 
 
 def run(command: list[str], cwd: Path, stdout_only: bool = False) -> str:
@@ -75,16 +60,7 @@ def leaves(node, path=""):
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory, emotion_dir) -> Path:
-    root = tmp_path_factory.mktemp("project")
-    for name in PROJECT_FILES:
-        source, target = PROJECT_ROOT / name, root / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if source.is_dir():
-            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, target)
-    params = shrink(yaml.safe_load((root / "params.yaml").read_text()), emotion_dir)
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    root = copy_shrunken_project(tmp_path_factory.mktemp("project"), emotion_dir)
     run(["git", "init", "-q", "-b", "main"], root)
     run(["git", "add", "-A"], root)
     run(["git", "commit", "-qm", "shrunken project"], root)
@@ -139,7 +115,9 @@ def test_train_outputs(project, reproduced):
     assert train["method"] == "lora"
     assert 0 < train["parameters"]["trainable"] < train["parameters"]["total"]
     assert 0 < train["parameters"]["trainable_percent"] < 10
-    assert train["artefact_size_mb"] == pytest.approx((result / "adapter_model.safetensors").stat().st_size / 1e6, abs=1e-3)
+    assert train["artefact_size_mb"] == pytest.approx(
+        (result / "adapter_model.safetensors").stat().st_size / 1e6, abs=1e-3
+    )
     assert train["train_time_s"] > 0 and train["train_samples_per_second"] > 0
     assert 200 < train["peak_rss_mb"] < 24_000  # MiniLM and torch alone take a few hundred MB
     loss = pd.read_csv(project / "plots" / "training" / "plots" / "metrics" / "loss.tsv", sep="\t")
@@ -175,7 +153,13 @@ def test_significance_has_intervals_around_each_score_and_the_paired_tests(proje
 def test_plots_show_includes_confusion_matrices_and_curves(project, reproduced):
     dvc("plots", "show", "-o", "plots_page", cwd=project)
     page = (project / "plots_page" / "index.html").read_text()
-    for plot_id in ("confusion_baseline", "confusion_classical", "confusion_finetuned", "training_loss", "validation_scores"):
+    for plot_id in (
+        "confusion_baseline",
+        "confusion_classical",
+        "confusion_finetuned",
+        "training_loss",
+        "validation_scores",
+    ):
         assert plot_id in page
 
 
@@ -201,7 +185,11 @@ def scores(project: Path) -> dict:
     records of the model it trained."""
     found = {name: json.loads((project / name).read_text()) for name in SCORE_FILES}
     train = json.loads((project / "metrics" / "train.json").read_text())
-    found["train"] = {"parameters": train["parameters"], "validation": train["validation"], "artefact_size_mb": train["artefact_size_mb"]}
+    found["train"] = {
+        "parameters": train["parameters"],
+        "validation": train["validation"],
+        "artefact_size_mb": train["artefact_size_mb"],
+    }
     return found
 
 
@@ -221,7 +209,12 @@ def test_killed_train_is_not_accepted_and_a_rerun_completes_with_the_same_metric
     env = os.environ | {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", "HF_HUB_OFFLINE": "1"}
     process = subprocess.Popen(
         [sys.executable, "-m", "dvc", "repro", "--force", "--single-item", "train"],
-        cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
     )
     for line in process.stdout:  # text mode splits tqdm's \r updates into lines too
         if re.search(r"\b[0-5]/6 \[", line):  # the Trainer's bar, 6 steps: mid-training
@@ -260,7 +253,9 @@ def test_another_methods_knob_reruns_nothing(project, reproduced):
 
 def python_module(module: str, *args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess:
     env = os.environ | {"HF_HUB_OFFLINE": "1"}
-    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=env, input=stdin, capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "-m", module, *args], cwd=cwd, env=env, input=stdin, capture_output=True, text=True
+    )
 
 
 def test_predict_prints_label_and_probabilities(project, reproduced):
@@ -269,7 +264,7 @@ def test_predict_prints_label_and_probabilities(project, reproduced):
     header, *rows = result.stdout.strip().splitlines()
     assert header.split() == ["text", "label", *EMOTION_LABELS]
     assert len(rows) == 2 and rows[0].startswith("i feel wonderful today")
-    probabilities = [float(p) for p in rows[0].split()[-len(EMOTION_LABELS):]]
+    probabilities = [float(p) for p in rows[0].split()[-len(EMOTION_LABELS) :]]
     assert sum(probabilities) == pytest.approx(1, abs=0.01)
     assert rows[0].split()[4] == EMOTION_LABELS[max(range(6), key=probabilities.__getitem__)]
 
@@ -285,8 +280,12 @@ def test_predict_reads_stdin_and_files_and_prints_json_lines(project, reproduced
         assert line["label"] == max(line["probabilities"], key=line["probabilities"].get)
     pd.DataFrame({"tweet": texts}).to_csv(tmp_path / "t.csv", index=False)
     pd.DataFrame({"text": texts}).to_json(tmp_path / "t.jsonl", orient="records", lines=True)
-    from_csv = python_module("src.predict", "--json", "--file", str(tmp_path / "t.csv"), "--column", "tweet", cwd=project)
-    from_jsonl = python_module("src.predict", "--json", "--file", str(tmp_path / "t.jsonl"), "--batch-size", "2", cwd=project)
+    from_csv = python_module(
+        "src.predict", "--json", "--file", str(tmp_path / "t.csv"), "--column", "tweet", cwd=project
+    )
+    from_jsonl = python_module(
+        "src.predict", "--json", "--file", str(tmp_path / "t.jsonl"), "--batch-size", "2", cwd=project
+    )
     assert from_csv.stdout == from_jsonl.stdout == from_stdin.stdout
     wrong_column = python_module("src.predict", "--file", str(tmp_path / "t.csv"), cwd=project)
     assert wrong_column.returncode == 1
@@ -388,5 +387,11 @@ def test_queued_methods_each_train_reload_evaluate_and_are_listed(project, repro
     compared = python_module("src.compare", "--plot", "methods.png", cwd=project)
     assert compared.returncode == 0, compared.stderr[-3000:]
     rows = [line for line in compared.stdout.splitlines() if line.startswith("| ") and "---" not in line][1:]
-    assert {row.split(" | ")[1] for row in rows} >= {"IA3", "prompt tuning", "prefix tuning", "head only, encoder frozen", "full fine-tuning"}
+    assert {row.split(" | ")[1] for row in rows} >= {
+        "IA3",
+        "prompt tuning",
+        "prefix tuning",
+        "head only, encoder frozen",
+        "full fine-tuning",
+    }
     assert (project / "methods.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -131,15 +131,18 @@ def test_plots_page_draws_every_plot_offline(tmp_path):
             # here instead of silently working on a machine that happens to be online.
             context.route(
                 "**/*",
-                lambda route: route.continue_()
-                if route.request.url.startswith(LOCAL_SCHEMES)
-                else route.abort("blockedbyclient"),
+                lambda route: (
+                    route.continue_() if route.request.url.startswith(LOCAL_SCHEMES) else route.abort("blockedbyclient")
+                ),
             )
             page = context.new_page()
             page.set_default_timeout(30_000)
             page.on("request", lambda r: None if r.url.startswith(LOCAL_SCHEMES) else requests.append(r.url))
             page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
-            page.on("console", lambda m: {"error": errors, "warning": warnings}.get(m.type, []).append(f"console {m.type}: {m.text}"))
+            page.on(
+                "console",
+                lambda m: {"error": errors, "warning": warnings}.get(m.type, []).append(f"console {m.type}: {m.text}"),
+            )
             page.add_init_script(RECORD_EMBEDS)
             page.goto(page_file.as_uri(), wait_until="load")
             # DVC's inline scripts call vegaEmbed while the page parses, so by "load" every call

@@ -2,10 +2,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from src.metrics import classification_metrics
-from src.plots import plot_confusion_matrices, plot_per_class_f1, plot_training_curves
-from src.reporting import render_report
-from src.statistics import compare_models
+from src.presentation.figures import plot_confusion_matrices, plot_per_class_f1, plot_training_curves
+from src.presentation.markdown import render_report
+from src.scoring.metrics import classification_metrics
+from src.scoring.significance import compare_models
 
 LABELS = ["neg", "pos"]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -57,7 +57,12 @@ def test_report_tables_show_every_model_the_changes_and_how_sure(evaluations):
         },
         data_summary={
             **{
-                split: {"rows": 4, "available": 6, "dropped": {"null_label": 1, "empty_text": 1}, "classes": {"neg": 2, "pos": 2}}
+                split: {
+                    "rows": 4,
+                    "available": 6,
+                    "dropped": {"null_label": 1, "empty_text": 1},
+                    "classes": {"neg": 2, "pos": 2},
+                }
                 for split in ("train", "validation", "test")
             },
             "leakage": {"validation_texts_in_train": 0, "test_texts_in_train": 3},

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from src.paths import PROJECT_ROOT
+from src.core.paths import PROJECT_ROOT
 
 ROWS = {
     "train": [("happy day", "joy"), ("so sad", "sadness"), ("great", "joy"), ("awful", "sadness")] * 3,
@@ -30,7 +30,9 @@ ROWS = {
 def make_project(root: Path, **data_overrides) -> Path:
     shutil.copytree(PROJECT_ROOT / "src", root / "src", ignore=shutil.ignore_patterns("__pycache__"))
     params = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())
-    params["data"].update({"dataset": "mydata", "mirrors": [], "sample_size": {"train": None, "validation": None, "test": None}})
+    params["data"].update(
+        {"dataset": "mydata", "mirrors": [], "sample_size": {"train": None, "validation": None, "test": None}}
+    )
     params["data"].update(data_overrides)
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     folder = root / "mydata"
@@ -72,7 +74,9 @@ def write_file(path: Path, data: bytes) -> None:
 
 def test_missing_data_folder(tmp_path):
     root = make_project(tmp_path, dataset="./no_such_folder")
-    assert_fails_cleanly(root, "prepare", "data.dataset is './no_such_folder', which looks like a folder, but it does not exist")
+    assert_fails_cleanly(
+        root, "prepare", "data.dataset is './no_such_folder', which looks like a folder, but it does not exist"
+    )
 
 
 def test_missing_split_file(tmp_path):
@@ -99,7 +103,9 @@ def test_sample_that_would_drop_a_class(tmp_path):
 
 def test_invalid_utf8(tmp_path):
     root = make_project(tmp_path)
-    write_file(root / "mydata" / "validation.jsonl", b'{"text": "ok", "label": "joy"}\n{"text": "\xff", "label": "joy"}\n')
+    write_file(
+        root / "mydata" / "validation.jsonl", b'{"text": "ok", "label": "joy"}\n{"text": "\xff", "label": "joy"}\n'
+    )
     assert_fails_cleanly(root, "prepare", "validation.jsonl, line 2, is not valid UTF-8; save the file as UTF-8.")
 
 
@@ -136,7 +142,11 @@ def test_unknown_model_with_no_network(tmp_path):
     params = yaml.safe_load((root / "params.yaml").read_text())
     params["model"]["name"] = "nobody/no-such-model"
     (root / "params.yaml").write_text(yaml.safe_dump(params))
-    assert_fails_cleanly(root, "baseline", "The Hugging Face Hub is unreachable (HF_HUB_OFFLINE is set), and model.name 'nobody/no-such-model' is neither a local folder")
+    assert_fails_cleanly(
+        root,
+        "baseline",
+        "The Hugging Face Hub is unreachable (HF_HUB_OFFLINE is set), and model.name 'nobody/no-such-model' is neither a local folder",
+    )
 
 
 def test_evaluate_before_train(tmp_path):
@@ -209,7 +219,9 @@ def test_sample_larger_than_the_split_keeps_it_whole_and_says_so(tmp_path):
 
 def test_texts_shared_by_train_and_test_are_counted_and_kept(tmp_path):
     root = make_project(tmp_path)
-    write_file(root / "mydata" / "test.jsonl", b'{"text": "Happy day", "label": "joy"}\n{"text": "new", "label": "sadness"}\n')
+    write_file(
+        root / "mydata" / "test.jsonl", b'{"text": "Happy day", "label": "joy"}\n{"text": "new", "label": "sadness"}\n'
+    )
     result = run_stage(root, "prepare")
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads((root / "metrics" / "data.json").read_text())

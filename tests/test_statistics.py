@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from scipy.stats import binomtest, chi2
 
-from src.statistics import bootstrap_intervals, mcnemar
+from src.scoring.significance import bootstrap_intervals, mcnemar
 
 
 def noisy_predictions(n=400, accuracy=0.8, n_labels=4, seed=1):
@@ -19,7 +19,9 @@ def test_intervals_contain_the_point_estimate_and_narrow_with_more_rows():
     assert ci["accuracy"]["low"] < point < ci["accuracy"]["high"]
     assert ci["macro_f1"]["low"] < ci["macro_f1"]["high"]
     # About 1.96 * sqrt(p(1-p)/n) either side for a proportion.
-    assert ci["accuracy"]["high"] - ci["accuracy"]["low"] == pytest.approx(2 * 1.96 * np.sqrt(point * (1 - point) / 400), rel=0.25)
+    assert ci["accuracy"]["high"] - ci["accuracy"]["low"] == pytest.approx(
+        2 * 1.96 * np.sqrt(point * (1 - point) / 400), rel=0.25
+    )
     big_true, big_pred = noisy_predictions(n=4000)
     big = bootstrap_intervals(big_true, big_pred, 4, resamples=500, confidence=0.95, seed=0)
     assert big["accuracy"]["high"] - big["accuracy"]["low"] < ci["accuracy"]["high"] - ci["accuracy"]["low"]
@@ -27,8 +29,12 @@ def test_intervals_contain_the_point_estimate_and_narrow_with_more_rows():
 
 def test_intervals_are_seeded():
     y_true, y_pred = noisy_predictions()
-    assert bootstrap_intervals(y_true, y_pred, 4, 200, 0.95, seed=3) == bootstrap_intervals(y_true, y_pred, 4, 200, 0.95, seed=3)
-    assert bootstrap_intervals(y_true, y_pred, 4, 200, 0.95, seed=3) != bootstrap_intervals(y_true, y_pred, 4, 200, 0.95, seed=4)
+    assert bootstrap_intervals(y_true, y_pred, 4, 200, 0.95, seed=3) == bootstrap_intervals(
+        y_true, y_pred, 4, 200, 0.95, seed=3
+    )
+    assert bootstrap_intervals(y_true, y_pred, 4, 200, 0.95, seed=3) != bootstrap_intervals(
+        y_true, y_pred, 4, 200, 0.95, seed=4
+    )
 
 
 def test_mcnemar_identical_predictions_give_p_one():

@@ -1,7 +1,7 @@
 import numpy as np
 
-from src.params import ClassicalParams
-from src.tfidf import class_probabilities, fit_tfidf_logreg
+from src.core.params import ClassicalParams
+from src.model.tfidf import class_probabilities, fit_tfidf_logreg
 from tests.conftest import EMOTION_LABELS
 
 PARAMS = ClassicalParams(max_features=5000, ngram_max=1, C=10.0)

@@ -11,9 +11,8 @@ import os
 
 import torch
 
-from src.errors import ParamsError
-from src.params import PRECISIONS
-
+from src.core.errors import ParamsError
+from src.core.params import PRECISIONS
 
 
 def cpu_has_fast_bf16() -> bool:

@@ -12,9 +12,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from sklearn.metrics import ConfusionMatrixDisplay  # noqa: E402
 
-from src.outputs import atomic_file  # noqa: E402
-
-TITLES = {"baseline": "Untuned baseline", "classical": "TF-IDF + logistic regression", "finetuned": "Fine-tuned"}
+from src.core.files import atomic_file  # noqa: E402
+from src.presentation.titles import EVALUATION_TITLES  # noqa: E402
 
 
 def _save(fig, path: Path) -> None:
@@ -27,7 +26,7 @@ def _save(fig, path: Path) -> None:
 def plot_confusion_matrices(confusions: dict[str, pd.DataFrame], label_names: list[str], path: Path) -> None:
     """Confusion matrices side by side, one per evaluation, from `actual`/`predicted` columns."""
     fig, axes = plt.subplots(1, len(confusions), figsize=(5.2 * len(confusions), 4.8), squeeze=False)
-    for ax, (name, table) in zip(axes[0], confusions.items()):
+    for ax, (name, table) in zip(axes[0], confusions.items(), strict=True):
         ConfusionMatrixDisplay.from_predictions(
             table["actual"],
             table["predicted"],
@@ -37,7 +36,7 @@ def plot_confusion_matrices(confusions: dict[str, pd.DataFrame], label_names: li
             xticks_rotation=45,
             cmap="Blues",
         )
-        ax.set_title(TITLES.get(name, name))
+        ax.set_title(EVALUATION_TITLES[name])
     _save(fig, path)
 
 
@@ -58,7 +57,9 @@ def plot_training_curves(curves: dict[str, pd.DataFrame], path: Path) -> None:
         if name in curves:
             table = curves[name]
             score_ax.plot(table["step"], table.iloc[:, -1], "o-", label=label)
-    score_ax.set(xlabel="optimizer step (validation at each epoch end)", ylabel="score", ylim=(0, 1), title="Validation")
+    score_ax.set(
+        xlabel="optimizer step (validation at each epoch end)", ylabel="score", ylim=(0, 1), title="Validation"
+    )
     score_ax.legend()
     for ax in (loss_ax, score_ax):
         ax.grid(alpha=0.3)
@@ -72,7 +73,7 @@ def plot_per_class_f1(metrics_by_model: dict[str, dict], label_names: list[str],
     x = np.arange(len(label_names))
     for i, (name, metrics) in enumerate(metrics_by_model.items()):
         f1 = [metrics["per_class"][label]["f1"] for label in label_names]
-        bars = ax.bar(x + (i - (len(metrics_by_model) - 1) / 2) * width, f1, width, label=TITLES.get(name, name))
+        bars = ax.bar(x + (i - (len(metrics_by_model) - 1) / 2) * width, f1, width, label=EVALUATION_TITLES[name])
         ax.bar_label(bars, fmt="%.2f", fontsize=8)
     ax.set_xticks(x, label_names)
     ax.set(ylabel="F1 on test", ylim=(0, 1.2), title="Per-class F1")
@@ -90,12 +91,16 @@ def plot_accuracy_vs_trainable(runs: list[dict], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for run in runs:
         ax.scatter(run["trainable"], run["accuracy"], s=60, zorder=3)
-        ax.annotate(run["label"], (run["trainable"], run["accuracy"]), textcoords="offset points", xytext=(6, -12), fontsize=9)
+        ax.annotate(
+            run["label"], (run["trainable"], run["accuracy"]), textcoords="offset points", xytext=(6, -12), fontsize=9
+        )
     baselines = {run["baseline_accuracy"] for run in runs if run.get("baseline_accuracy") is not None}
     if len(baselines) == 1:
         ax.axhline(baselines.pop(), linestyle="--", color="grey", label="untuned")
         ax.legend(loc="lower right")
     ax.set_xscale("log")
-    ax.set(xlabel="trainable parameters (log scale)", ylabel="test accuracy", title="Accuracy against trainable parameters")
+    ax.set(
+        xlabel="trainable parameters (log scale)", ylabel="test accuracy", title="Accuracy against trainable parameters"
+    )
     ax.grid(alpha=0.3, which="both")
     _save(fig, path)

@@ -1,4 +1,4 @@
-"""Writing stage outputs so that a killed stage never leaves a file that looks finished.
+"""Writing stage outputs so that a killed stage never leaves a file that looks finished, and JSON.
 
 Everything is written beside its destination under a temporary name and renamed into place
 only once complete; a rename within one folder is atomic on POSIX file systems.

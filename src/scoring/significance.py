@@ -7,8 +7,11 @@ rows, and both are seeded, so a rerun reports the same intervals.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from scipy.stats import binomtest, chi2
 from sklearn.metrics import f1_score
+
+from src.core.errors import DataError
 
 # Below this many discordant rows McNemar's chi-square approximation is poor; use the exact test.
 EXACT_MCNEMAR_BELOW = 25
@@ -76,3 +79,32 @@ def compare_models(
         },
         "mcnemar": {f"{a}_vs_{b}": mcnemar(actual, predicted[a], predicted[b]) for a, b in pairs},
     }
+
+
+def compare_evaluations(
+    confusions: dict[str, pd.DataFrame],
+    label_names: list[str],
+    pairs: list[tuple[str, str]],
+    resamples: int,
+    confidence: float,
+    seed: int,
+) -> dict:
+    """`compare_models` on the `actual`/`predicted` tables of several evaluations, which must
+    list the same test rows in the same order."""
+    ids = {name: i for i, name in enumerate(label_names)}
+    first, actual = next(iter(confusions.items()))[0], next(iter(confusions.values()))["actual"]
+    for name, table in confusions.items():
+        if not table["actual"].equals(actual):
+            raise DataError(
+                f"The {name} evaluation lists other test rows than the {first} one; rerun the "
+                "evaluations on the same prepared data: `dvc repro`."
+            )
+    return compare_models(
+        actual.map(ids).to_numpy(),
+        {name: table["predicted"].map(ids).to_numpy() for name, table in confusions.items()},
+        pairs,
+        len(label_names),
+        resamples,
+        confidence,
+        seed,
+    )

@@ -27,7 +27,7 @@ def classification_metrics(y_true: Sequence[int], y_pred: Sequence[int], label_n
         "weighted_f1": float(f1_score(y_true, y_pred, labels=labels, average="weighted", zero_division=0)),
         "per_class": {
             name: {"precision": float(p), "recall": float(r), "f1": float(f)}
-            for name, p, r, f in zip(label_names, precision, recall, f1)
+            for name, p, r, f in zip(label_names, precision, recall, f1, strict=True)
         },
     }
 

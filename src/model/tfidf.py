@@ -13,7 +13,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 
-from src.params import ClassicalParams
+from src.core.params import ClassicalParams
 
 
 def fit_tfidf_logreg(texts: Sequence[str], labels: Sequence[int], params: ClassicalParams) -> Pipeline:

@@ -11,17 +11,16 @@ from __future__ import annotations
 import contextlib
 import importlib
 import logging
-from pathlib import Path
 
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreTrainedModel
 from transformers.utils import logging as transformers_logging
 
-from src.architectures import ensure_pad_token
-from src.errors import ModelError
-from src.hub import hub_reachable, unreachable_hint
-from src.params import ModelParams
-from src.paths import find_folder, search_roots
+from src.core.errors import ModelError
+from src.core.hub import hub_reachable, unreachable_hint
+from src.core.params import ModelParams
+from src.core.paths import find_folder, search_roots
+from src.model.families import ensure_pad_token
 
 log = logging.getLogger(__name__)
 
@@ -92,10 +91,8 @@ def load_classifier(model: ModelParams, label_names: list[str]) -> PreTrainedMod
         )
     check_encoder_is_pretrained(classifier, info["missing_keys"], model.name)
     if classifier.config.pad_token_id is None:  # GPT-2: pool at the last token that is not padding
-        classifier.config.pad_token_id = load_tokenizer(model).pad_token_id
-    log.info(
-        "loaded pretrained %s with a fresh %d-class head (seed %d)", model.name, len(label_names), model.head_seed
-    )
+        ensure_pad_token(load_tokenizer(model), classifier)
+    log.info("loaded pretrained %s with a fresh %d-class head (seed %d)", model.name, len(label_names), model.head_seed)
     return classifier
 
 

@@ -1,29 +1,22 @@
-"""The markdown report: untuned vs classical vs fine-tuned, how sure, per class, efficiency, data, params.
+"""Markdown: the report (untuned vs classical vs fine-tuned, how sure, per class, efficiency,
+data, params), and the README's table of methods.
 
 Everything here is formatting; the numbers come from the metrics files the stages wrote.
+
+    python -m src.presentation.markdown      # prints the README's table of methods
 """
 
 from __future__ import annotations
 
 import yaml
 
-from src.paths import SPLITS
+from src.core.paths import SPLITS
+from src.model.methods import METHODS
+from src.presentation.titles import EVALUATION_NAMES, EVALUATION_TITLES
 
 HEADLINE_METRICS = (("accuracy", "Accuracy"), ("macro_f1", "Macro-F1"), ("weighted_f1", "Weighted-F1"))
-MODEL_TITLES = {"baseline": "Untuned", "classical": "TF-IDF + LR", "finetuned": "Fine-tuned"}
-METHOD_TITLES = {
-    "lora": "LoRA",
-    "ia3": "IA3",
-    "prompt_tuning": "prompt tuning",
-    "prefix_tuning": "prefix tuning",
-    "head_only": "head only, encoder frozen",
-    "full": "full fine-tuning",
-}
-LONG_TITLES = {
-    "baseline": "the untuned model",
-    "classical": "TF-IDF + logistic regression",
-    "finetuned": "the fine-tuned model",
-}
+# What a result folder holds, by `Method.saves`.
+SAVED_AS = {"adapter": "peft adapter + head", "head": "the head alone", "model": "the whole model"}
 
 
 def _signed(delta: float) -> str:
@@ -46,8 +39,8 @@ def significance_sentence(a: str, b: str, test: dict, alpha: float) -> str:
     kind = "exact binomial" if test["exact"] else "chi-square"
     verdict = "significant" if test["p_value"] < alpha else "not significant"
     return (
-        f"{LONG_TITLES[a].capitalize()} is right on {test['a_only_right']:,} test rows that "
-        f"{LONG_TITLES[b]} gets wrong, and wrong on {test['b_only_right']:,} that it gets right: "
+        f"{EVALUATION_NAMES[a].capitalize()} is right on {test['a_only_right']:,} test rows that "
+        f"{EVALUATION_NAMES[b]} gets wrong, and wrong on {test['b_only_right']:,} that it gets right: "
         f"the difference is **{verdict}** at the {alpha:.0%} level (McNemar's {kind} test, {_p(test['p_value'])})."
     )
 
@@ -65,8 +58,8 @@ def render_report(
     """`evaluations` maps baseline / classical / finetuned to their metrics; `figures` maps
     confusion / curves / per_class_f1 to image paths relative to the report."""
     base, classical, tuned = evaluations["baseline"], evaluations["classical"], evaluations["finetuned"]
-    method = METHOD_TITLES[training["method"]]
-    titles = {**MODEL_TITLES, "finetuned": f"Fine-tuned ({method})"}
+    method = METHODS[training["method"]].title
+    titles = {**EVALUATION_TITLES, "finetuned": f"Fine-tuned ({method})"}
     confidence = params["stats"]["confidence"]
     alpha = 1 - confidence
     trainable = training["parameters"]
@@ -114,12 +107,16 @@ def render_report(
             ],
         ),
         "Paired tests on the same test rows (McNemar's test: exact where fewer than 25 rows differ):",
-        "\n".join(
-            f"- {significance_sentence(*pair.split('_vs_'), test, alpha)}" for pair, test in tests.items()
-        ),
+        "\n".join(f"- {significance_sentence(*pair.split('_vs_'), test, alpha)}" for pair, test in tests.items()),
         "## Per-class F1",
         markdown_table(
-            ["Class", "Test rows", *(titles[name] for name in evaluations), "Fine-tuned precision", "Fine-tuned recall"],
+            [
+                "Class",
+                "Test rows",
+                *(titles[name] for name in evaluations),
+                "Fine-tuned precision",
+                "Fine-tuned recall",
+            ],
             [
                 [
                     name,
@@ -140,7 +137,10 @@ def render_report(
         markdown_table(
             ["Efficiency", "Value"],
             [
-                ["Trainable parameters", f"{trainable['trainable']:,} ({trainable['trainable_percent']:.2f}% of {trainable['total']:,})"],
+                [
+                    "Trainable parameters",
+                    f"{trainable['trainable']:,} ({trainable['trainable_percent']:.2f}% of {trainable['total']:,})",
+                ],
                 ["Method", method],
                 ["Saved weights on disk", f"{training['artefact_size_mb']:.2f} MB"],
                 ["Training time", f"{training['train_time_s']:.1f} s"],
@@ -175,3 +175,19 @@ def render_report(
         "```yaml\n" + yaml.safe_dump(params, sort_keys=False).rstrip() + "\n```",
     ]
     return "\n\n".join(sections) + "\n"
+
+
+def methods_table() -> str:
+    """The README's table of methods, from their specs."""
+    return markdown_table(
+        ["`peft.method`", "What trains", "Saved in `models/finetuned/`", "Merges (`src.export`)", "Example"],
+        [
+            [f"`{m.name}`", m.trains, SAVED_AS[m.saves], "yes" if m.mergeable else "no", f"`{m.example}`"]
+            for m in METHODS.values()
+        ],
+        align="lllll",
+    )
+
+
+if __name__ == "__main__":
+    print(methods_table())

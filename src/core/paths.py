@@ -6,14 +6,17 @@ dvc.yaml names the same paths; tests/test_dvc_yaml.py keeps the two in step.
 import os
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PARAMS_FILE = PROJECT_ROOT / "params.yaml"
 
+SPLITS = ("train", "validation", "test")
+# The evaluations of the test split: the untuned model, TF-IDF + logistic regression, and the fine-tuned one.
+EVALUATIONS = ("baseline", "classical", "finetuned")
+
 PREPARED_DIR = PROJECT_ROOT / "data" / "prepared"
-LABELS_FILE = PREPARED_DIR / "labels.json"
 PREDICTIONS_DIR = PROJECT_ROOT / "data" / "predictions"
 
-# The trained result of the chosen method: an adapter, a head, or a whole model (src/methods.py).
+# The trained result of the chosen method: an adapter, a head, or a whole model (src/model/finetuned.py).
 FINETUNED_DIR = PROJECT_ROOT / "models" / "finetuned"
 # Where `python -m src.export` writes the merged standalone model.
 EXPORT_DIR = PROJECT_ROOT / "models" / "merged"
@@ -25,14 +28,35 @@ SIGNIFICANCE_FILE = METRICS_DIR / "significance.json"
 
 PLOTS_DIR = PROJECT_ROOT / "plots"
 TRAINING_LOG_DIR = PLOTS_DIR / "training"
+# Curves dvclive writes during training: metric name -> its .tsv (columns `step` and the value).
+TRAINING_CURVE_FILES = {
+    name: TRAINING_LOG_DIR / "plots" / "metrics" / f"{name}.tsv"
+    for name in ("loss", "eval/loss", "eval/accuracy", "eval/macro_f1")
+}
 
 REPORT_DIR = PROJECT_ROOT / "reports"
 REPORT_FILE = REPORT_DIR / "report.md"
 FIGURES_DIR = REPORT_DIR / "figures"
 
-SPLITS = ("train", "validation", "test")
-# The evaluations of the test split: the untuned model, TF-IDF + logistic regression, and the fine-tuned one.
-EVALUATIONS = ("baseline", "classical", "finetuned")
+
+def prepared_split_file(split: str, prepared_dir: Path = PREPARED_DIR) -> Path:
+    return prepared_dir / f"{split}.jsonl"
+
+
+def prepared_labels_file(prepared_dir: Path = PREPARED_DIR) -> Path:
+    return prepared_dir / "labels.json"
+
+
+def evaluation_metrics_file(evaluation: str) -> Path:
+    return METRICS_DIR / f"{evaluation}.json"
+
+
+def confusion_file(evaluation: str) -> Path:
+    return PLOTS_DIR / evaluation / "confusion.csv"
+
+
+def predictions_file(evaluation: str) -> Path:
+    return PREDICTIONS_DIR / f"{evaluation}.csv"
 
 
 def search_roots() -> list[Path]:
@@ -60,25 +84,3 @@ def portable_path(path: Path) -> str:
     """`path` relative to the nearest search root, so outputs name it alike in the workspace and
     in a queued experiment's copy."""
     return min((os.path.relpath(path, root) for root in search_roots()), key=len)
-
-
-def prepared_split_file(split: str) -> Path:
-    return PREPARED_DIR / f"{split}.jsonl"
-
-
-def evaluation_metrics_file(evaluation: str) -> Path:
-    return METRICS_DIR / f"{evaluation}.json"
-
-
-def confusion_file(evaluation: str) -> Path:
-    return PLOTS_DIR / evaluation / "confusion.csv"
-
-
-def predictions_file(evaluation: str) -> Path:
-    return PREDICTIONS_DIR / f"{evaluation}.csv"
-
-# Curves dvclive writes during training: metric name -> its .tsv (columns `step` and the value).
-TRAINING_CURVE_FILES = {
-    name: TRAINING_LOG_DIR / "plots" / "metrics" / f"{name}.tsv"
-    for name in ("loss", "eval/loss", "eval/accuracy", "eval/macro_f1")
-}

@@ -1,5 +1,8 @@
 """What differs between model families: module names to adapt, the head, and the pad token.
 
+This is the one place that knows family names; it imports no torch, so the method registry
+(and through it params validation) can use it in the torch-free stages.
+
 peft names target modules by the suffix of their path, and those names differ per family (BERT's
 `query`, DistilBERT's `q_lin`, MPNet's `q`, GPT-2's fused `c_attn`). `target_modules: auto`
 resolves through `FAMILIES`, keyed by the config's `model_type`. A family missing here still
@@ -10,11 +13,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import torch
-from transformers import PreTrainedModel
+from src.core.errors import ModelError
 
-from src.errors import ModelError
+if TYPE_CHECKING:
+    import torch
+    from transformers import PreTrainedModel
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Training with the Hugging Face Trainer, logged with dvclive, for every method in src/methods.py.
+"""Training with the Hugging Face Trainer, logged with dvclive, for every method in src/model/methods.py.
 
 Batches are padded per batch (`DataCollatorWithPadding`) and drawn grouped by length, so a batch
 of short tweets is not padded to `model.max_length`. Validation runs at the end of every epoch;
@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import math
 import os
+import resource
+import sys
 import tempfile
 import warnings
 from dataclasses import dataclass
@@ -22,12 +24,12 @@ from dvclive import Live
 from transformers import DataCollatorWithPadding, Trainer, TrainingArguments, set_seed
 from transformers.integrations import DVCLiveCallback
 
-from src.devices import resolve_precision, trainer_precision_args, use_available_cores
-from src.metrics import trainer_metrics
-from src.methods import adapt
-from src.modeling import count_parameters, load_classifier, load_tokenizer
-from src.params import Params
-from src.paths import TRAINING_LOG_DIR
+from src.core.params import Params
+from src.core.paths import TRAINING_LOG_DIR
+from src.model.devices import resolve_precision, trainer_precision_args, use_available_cores
+from src.model.finetuned import adapt
+from src.model.pretrained import count_parameters, load_classifier, load_tokenizer
+from src.scoring.metrics import trainer_metrics
 
 # peft 0.21 calls a transformers 5 API that now warns of its own deprecation; nothing for users to do.
 warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
@@ -58,6 +60,22 @@ class TrainingResult:
     is_main_process: bool  # False in all but one process of a multi-GPU run; only that one saves
     efficiency: dict  # trainable parameters, time, throughput, last validation scores
     total_flos: float  # the Trainer's count of training FLOPs (6 x non-embedding parameters x tokens)
+
+    def record(self, method: str, weights_file: Path) -> dict:
+        """metrics/train.json: the method, what it trained, how fast, its last validation scores,
+        the size of its saved weights and the stage's peak memory."""
+        return {
+            "method": method,
+            **self.efficiency,
+            "artefact_size_mb": round(weights_file.stat().st_size / 1e6, 3),
+            "peak_rss_mb": peak_rss_mb(),
+        }
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far, in MB (Linux reports KiB, macOS bytes)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak * (1 if sys.platform == "darwin" else 1024) / 1e6, 1)
 
 
 def tokenize(frame: pd.DataFrame, tokenizer, max_length: int) -> Dataset:
@@ -93,7 +111,7 @@ def train_model(
 
     classifier = load_classifier(params.model, label_names)
     set_seed(params.train.seed)  # the method's initial weights, dropout and batch order
-    model = adapt(classifier, params, params.model.name)
+    model = adapt(classifier, params.peft.method, params.method, params.model.name)
     trainable, total = count_parameters(model)
 
     steps_per_epoch = math.ceil(len(train_set) / params.train.batch_size)

@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Callable
 
-from src.errors import DataError, ModelError, ParamsError
+from src.core.errors import DataError, ModelError, ParamsError
 
 EXPECTED_ERRORS = (ParamsError, DataError, ModelError)
 

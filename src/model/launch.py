@@ -12,7 +12,7 @@ import os
 import subprocess
 import sys
 
-from src.params import TrainParams
+from src.core.params import TrainParams
 
 # Set in the launched processes, so the stage does not launch itself again.
 LAUNCHED_ENV = "LORAFLOW_LAUNCHED"
@@ -27,9 +27,25 @@ def launch_command(train: TrainParams, module: str) -> list[str] | None:
     if train.launcher == "python":
         return None
     if train.launcher == "torchrun":
-        return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={train.processes}", "-m", module]
+        return [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            f"--nproc-per-node={train.processes}",
+            "-m",
+            module,
+        ]
     multi = ["--multi_gpu"] if train.processes > 1 else []
-    return [sys.executable, "-m", "accelerate.commands.launch", *multi, f"--num_processes={train.processes}", "-m", module]
+    return [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        *multi,
+        f"--num_processes={train.processes}",
+        "-m",
+        module,
+    ]
 
 
 def relaunch_if_needed(train: TrainParams, module: str) -> bool:

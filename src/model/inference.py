@@ -8,6 +8,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from src.model.devices import best_device, use_available_cores
+
 
 def predict_proba(
     model: torch.nn.Module,
@@ -16,8 +18,10 @@ def predict_proba(
     batch_size: int,
     max_length: int,
     desc: str = "predict",
+    device: torch.device | None = None,
 ) -> np.ndarray:
-    """Class probabilities, one row per text, in the order of `texts`.
+    """Class probabilities, one row per text, in the order of `texts`, on `device` (default: the
+    best one here) with one CPU thread per granted core.
 
     Texts are batched in order of token length so each batch pads to little more than its own
     longest text; the rows are put back in input order before returning.
@@ -25,8 +29,9 @@ def predict_proba(
     encoded = tokenizer(list(texts), truncation=True, max_length=max_length)
     lengths = np.array([len(ids) for ids in encoded["input_ids"]])
     order = np.argsort(lengths, kind="stable")
-    device = next(model.parameters()).device
-    model.eval()
+    use_available_cores()
+    device = device or best_device()
+    model.to(device).eval()
     probabilities = np.empty((len(texts), model.config.num_labels), dtype=np.float32)
     with torch.inference_mode():
         for start in tqdm(range(0, len(texts), batch_size), desc=desc, unit="batch"):

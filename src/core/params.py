@@ -1,0 +1,151 @@
+"""params.yaml, read into one typed, validated object that every stage shares.
+
+Each section of params.yaml maps to a frozen dataclass whose fields carry the rule their value
+must follow (src/core/rules.py). The sections of the fine-tuning methods (lora, ia3, ...) come
+from the method registry, src/model/methods.py, so a new method brings its own section.
+`Params.load()` checks every key of every section before a stage loads data or a model, so a
+typo costs seconds: the error names the key, the bad value and what is allowed, and an unknown
+key gets a "did you mean" suggestion.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from src.core.errors import ParamsError
+from src.core.paths import PARAMS_FILE, SPLITS
+from src.core.rules import check_keys, load_section, number, one_of, per_key, rule, text, texts, whole
+from src.model.methods import METHODS
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+LAUNCHERS = ("python", "torchrun", "accelerate")
+
+
+@dataclass(frozen=True)
+class DataParams:
+    dataset: str = rule(text)  # a Hub dataset id, or a local folder with train/validation/test files
+    mirrors: list[str] = rule(texts)  # local folders searched for a copy of a Hub dataset before going online
+    text_column: str = rule(text)
+    label_column: str = rule(text)
+    # rows per split; null keeps the whole split
+    sample_size: dict[str, int | None] = rule(
+        per_key(SPLITS, whole(minimum=1, nullable=True), f"use a mapping of {', '.join(SPLITS)} to a row count or null")
+    )
+    seed: int = rule(whole(minimum=0))
+
+
+@dataclass(frozen=True)
+class ModelParams:
+    name: str = rule(text)  # a Hub model id, or a local folder
+    revision: str = rule(text)
+    max_length: int = rule(whole(minimum=2))  # room for the [CLS] and [SEP] tokens at least
+    head_seed: int = rule(whole(minimum=0))  # seeds the fresh classification head, so baseline and train start alike
+
+
+@dataclass(frozen=True)
+class PeftParams:
+    method: str = rule(one_of(*METHODS))  # which method section the train stage reads
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    """params.yaml `train`: the optimisation every method shares (each has its own learning rate)."""
+
+    epochs: int = rule(whole(minimum=1))
+    batch_size: int = rule(whole(minimum=1))
+    weight_decay: float = rule(number(at_least=0))
+    warmup_ratio: float = rule(number(at_least=0, below=1))
+    seed: int = rule(whole(minimum=0))
+    precision: str = rule(one_of(*PRECISIONS))  # auto is bf16 where the hardware runs it fast
+    launcher: str = rule(one_of(*LAUNCHERS))  # how the train stage starts its processes
+    processes: int = rule(whole(minimum=1))  # one per GPU under torchrun or accelerate
+
+    def __post_init__(self):
+        if self.launcher == "python" and self.processes != 1:
+            raise ParamsError(
+                f"params.yaml: train.processes is {self.processes}, but train.launcher python runs one "
+                "process; set train.launcher to torchrun or accelerate to use several GPUs."
+            )
+
+
+@dataclass(frozen=True)
+class EvalParams:
+    batch_size: int = rule(whole(minimum=1))
+
+
+@dataclass(frozen=True)
+class ClassicalParams:
+    max_features: int | None = rule(whole(minimum=1, nullable=True))  # vocabulary cap; null keeps every term
+    ngram_max: int = rule(whole(minimum=1))  # word n-grams from 1 to this
+    C: float = rule(number(above=0))  # inverse regularisation strength of the logistic regression
+
+
+@dataclass(frozen=True)
+class StatsParams:
+    bootstrap_resamples: int = rule(whole(minimum=1))
+    confidence: float = rule(number(above=0, below=1))  # of the bootstrap intervals, e.g. 0.95
+    seed: int = rule(whole(minimum=0))
+
+
+# params.yaml's sections in file order: the method sections sit between peft and train.
+_LEADING = {"data": DataParams, "model": ModelParams, "peft": PeftParams}
+_TRAILING = {"train": TrainParams, "eval": EvalParams, "classical": ClassicalParams, "stats": StatsParams}
+SECTION_NAMES = (*_LEADING, *METHODS, *_TRAILING)
+
+
+@dataclass(frozen=True)
+class Params:
+    data: DataParams
+    model: ModelParams
+    peft: PeftParams
+    train: TrainParams
+    eval: EvalParams
+    classical: ClassicalParams
+    stats: StatsParams
+    methods: dict[str, Any]  # method name -> its section, as src/model/methods.py defines it
+
+    @property
+    def method(self):
+        """The section of the chosen method (`peft.method`)."""
+        return self.methods[self.peft.method]
+
+    def __getattr__(self, name: str):
+        # A method's section by its name, as in params.yaml: `params.lora.r`.
+        methods = self.__dict__.get("methods", {})
+        if name in methods:
+            return methods[name]
+        raise AttributeError(name)
+
+    def of_this_run(self) -> dict:
+        """Every section this run depends on, in params.yaml order: the other methods' sections
+        are left out, since no stage reads them and showing them could show stale values."""
+        chosen = {self.peft.method: self.method}
+        sections = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "methods"}
+        ordered = {name: sections.get(name, chosen.get(name)) for name in SECTION_NAMES}
+        return {name: asdict(section) for name, section in ordered.items() if section is not None}
+
+    @classmethod
+    def from_dict(cls, raw: Any) -> Params:
+        if not isinstance(raw, dict):
+            raise ParamsError(f"params.yaml must be a mapping of sections, got {type(raw).__name__}.")
+        check_keys(raw, list(SECTION_NAMES), where="")
+        sections = {
+            name: load_section(section_cls, name, raw[name]) for name, section_cls in {**_LEADING, **_TRAILING}.items()
+        }
+        methods = {name: load_section(method.params, name, raw[name]) for name, method in METHODS.items()}
+        return cls(**sections, methods=methods)
+
+    @classmethod
+    def load(cls, path: Path = PARAMS_FILE) -> Params:
+        try:
+            with open(path, encoding="utf-8") as f:
+                raw = yaml.safe_load(f) or {}
+        except FileNotFoundError:
+            raise ParamsError(f"{path} does not exist; run the stage from the project folder.") from None
+        except yaml.YAMLError as error:
+            raise ParamsError(f"{path} is not valid YAML: {error}") from None
+        return cls.from_dict(raw)

@@ -1,0 +1,136 @@
+"""The fine-tuned result of any method: adapting a classifier, saving it, reloading it, merging it.
+
+What differs per method comes from its spec in src/model/methods.py: a peft method wraps the
+classifier with its peft config and saves an adapter; `head_only` freezes the encoder and saves
+the head alone; `full` trains and saves every weight. Every method trains the task head (the
+modules `head_modules` names), since the pretrained checkpoint has none.
+
+A result folder (models/finetuned/) holds the weights, the tokenizer and `method.json`, which
+names the method, the base model and the labels, so evaluate, predict and export reload it
+without reading params.yaml.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+from peft import PeftModel, get_peft_model
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreTrainedModel
+
+from src.core.errors import ModelError
+from src.core.files import atomic_dir, read_json, write_json
+from src.core.params import ModelParams
+from src.model.families import encoder_of, ensure_pad_token, head_modules
+from src.model.methods import METHODS
+from src.model.pretrained import load_classifier
+
+MANIFEST_FILENAME = "method.json"
+TOKENIZER_CONFIG = "tokenizer_config.json"
+
+
+def adapt(classifier: PreTrainedModel, method: str, section, base_model_name: str) -> torch.nn.Module:
+    """Make `classifier` trainable the way `method` says (with its params `section`); returns the model to train."""
+    spec = METHODS[method]
+    if spec.peft_config is None:
+        if spec.freezes_encoder:
+            encoder_of(classifier).requires_grad_(False)
+        return classifier
+    config = spec.peft_config(classifier, section, head_modules(classifier))
+    try:
+        peft_model = get_peft_model(classifier, config)
+    except ValueError as error:  # e.g. target modules that the model does not have
+        raise ModelError(f"peft could not apply {method} to {base_model_name!r}: {error}") from error
+    # Record the portable name, not the local folder the base was loaded from.
+    peft_model.peft_config["default"].base_model_name_or_path = base_model_name
+    return peft_model
+
+
+def save_result(
+    model: torch.nn.Module, tokenizer, method: str, base: ModelParams, label_names: list[str], out_dir: Path
+) -> None:
+    """Write the trained weights (safetensors), tokenizer and manifest to `out_dir`, all or nothing."""
+    with atomic_dir(out_dir) as tmp:
+        if METHODS[method].saves == "head":
+            head = head_modules(model)
+            state = {k: v.contiguous() for k, v in model.state_dict().items() if k.split(".")[0] in head}
+            save_file(state, tmp / METHODS[method].weights_file, metadata={"format": "pt"})
+        else:
+            model.save_pretrained(tmp, safe_serialization=True)
+            (tmp / "README.md").unlink(missing_ok=True)  # peft's empty model card; nothing reads it
+        tokenizer.save_pretrained(tmp)
+        write_json(tmp / MANIFEST_FILENAME, {"method": method, "model": asdict(base), "label_names": label_names})
+
+
+def read_manifest(result_dir: Path) -> dict:
+    manifest_file = result_dir / MANIFEST_FILENAME
+    if not manifest_file.is_file():
+        raise ModelError(
+            f"No trained model in {result_dir} ({MANIFEST_FILENAME} missing). "
+            "Run the train stage first: `dvc repro train`."
+        )
+    manifest = read_json(manifest_file)
+    expected = (METHODS[manifest["method"]].weights_file, TOKENIZER_CONFIG)
+    missing = [name for name in expected if not (result_dir / name).is_file()]
+    if missing:
+        raise ModelError(
+            f"The trained model in {result_dir} is incomplete ({', '.join(missing)} missing). "
+            "Retrain it: `dvc repro --force train`."
+        )
+    return manifest
+
+
+def load_result(result_dir: Path):
+    """Reload a trained result the way a user would; returns (model in eval mode, tokenizer, manifest).
+
+    peft methods: the base model, then `PeftModel.from_pretrained`. head_only: the base model,
+    then the saved head. full: `from_pretrained` on the folder itself.
+    """
+    manifest = read_manifest(result_dir)
+    method = manifest["method"]
+    saves = METHODS[method].saves
+    try:
+        if saves == "model":
+            model = AutoModelForSequenceClassification.from_pretrained(result_dir, use_safetensors=True)
+        else:
+            classifier = load_classifier(ModelParams(**manifest["model"]), manifest["label_names"])
+            if saves == "head":
+                _load_head(classifier, result_dir / METHODS[method].weights_file)
+                model = classifier
+            else:
+                model = PeftModel.from_pretrained(classifier, result_dir)
+        tokenizer = AutoTokenizer.from_pretrained(result_dir)
+    except (OSError, ValueError, RuntimeError, KeyError, SafetensorError) as error:
+        reason = " ".join(str(error).split())  # one line: the stages print errors as one
+        raise ModelError(
+            f"The {method} result in {result_dir} could not be loaded ({type(error).__name__}: {reason}). "
+            "It may be corrupt or from another base model; retrain it with `dvc repro --force train`."
+        ) from error
+    ensure_pad_token(tokenizer, model)
+    model.eval()
+    return model, tokenizer, manifest
+
+
+def _load_head(classifier: PreTrainedModel, path: Path) -> None:
+    state = load_file(path)
+    expected = {k for k in classifier.state_dict() if k.split(".")[0] in head_modules(classifier)}
+    if set(state) != expected:
+        raise ValueError(f"{path.name} holds {sorted(state)}, but the model's head is {sorted(expected)}")
+    classifier.load_state_dict(state, strict=False)
+
+
+def merged_model(model: torch.nn.Module, method: str) -> PreTrainedModel:
+    """A plain transformers model with the trained weights folded in, for `src.export`."""
+    if not METHODS[method].mergeable:
+        mergeable = ", ".join(name for name, spec in METHODS.items() if spec.mergeable)
+        raise ModelError(
+            f"A {method} result cannot be merged into a standalone model: its virtual tokens are inputs "
+            "the base model does not have. Use it with its base model (`python -m src.predict`), or "
+            f"train a mergeable method ({mergeable})."
+        )
+    if isinstance(model, PeftModel):
+        return model.merge_and_unload()
+    return model
