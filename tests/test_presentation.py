@@ -97,3 +97,11 @@ def test_report_tables_show_every_model_the_changes_and_how_sure(evaluations):
     for figure in ("figures/c.png", "figures/t.png", "figures/f.png"):
         assert f"({figure})" in report
     assert "```yaml\nmodel:\n  name: some/model" in report
+
+
+def test_readme_methods_table_is_the_registrys():
+    from src.core.paths import PROJECT_ROOT
+    from src.presentation.markdown import methods_table
+
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    assert methods_table() in readme, "README's table of methods is stale: paste `python -m src.presentation.markdown`"
