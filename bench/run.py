@@ -110,7 +110,7 @@ def matmul_flops(dtype: torch.dtype, size: int = 2048, repeats: int = 5) -> floa
 
 def bench_train(params: Params, rows: int, repeats: int) -> None:
     data = params.data
-    dataset = load_labelled_splits(data.dataset, data.mirrors, data.text_column, data.label_column)
+    dataset = load_labelled_splits(data)
     train = stratified_sample(dataset.splits["train"], rows, data.seed)
     # Evaluation counts in train_runtime: keep it small, but with every class.
     validation = stratified_sample(dataset.splits["validation"], 32, data.seed, "validation")
@@ -178,7 +178,7 @@ def plain_loop_samples_per_second(model, tokenizer, texts: list[str], batch_size
 
 def bench_eval(params: Params, repeats: int) -> None:
     data = params.data
-    dataset = load_labelled_splits(data.dataset, data.mirrors, data.text_column, data.label_column)
+    dataset = load_labelled_splits(data)
     texts = dataset.splits["test"]["text"].tolist()
     use_available_cores()
     tokenizer = load_tokenizer(params.model)

@@ -12,7 +12,7 @@ import logging
 
 from src.core.cli import run_stage
 from src.core.params import Params
-from src.data.prepared import read_label_names, read_prepared
+from src.data.prepared import read_label_names, read_prepared, text_inputs
 from src.model.inference import predict_proba
 from src.model.pretrained import load_classifier, load_tokenizer
 from src.scoring.predictions import evaluate_probabilities, write_evaluation
@@ -25,8 +25,9 @@ def baseline() -> None:
     label_names, test = read_label_names(), read_prepared("test")
     tokenizer = load_tokenizer(params.model)
     model = load_classifier(params.model, label_names)
+    texts, pairs = text_inputs(test)
     probabilities = predict_proba(
-        model, tokenizer, test["text"], params.eval.batch_size, params.model.max_length, desc="baseline: test"
+        model, tokenizer, texts, params.eval.batch_size, params.model.max_length, desc="baseline: test", pairs=pairs
     )
     evaluation = evaluate_probabilities(test, probabilities, label_names)
     write_evaluation("baseline", evaluation)

@@ -12,7 +12,7 @@ import logging
 
 from src.core.cli import run_stage
 from src.core.params import Params
-from src.data.prepared import read_label_names, read_prepared
+from src.data.prepared import read_label_names, read_prepared, texts_of
 from src.model.tfidf import class_probabilities, fit_tfidf_logreg
 from src.scoring.predictions import evaluate_probabilities, write_evaluation
 
@@ -22,8 +22,9 @@ log = logging.getLogger("classical")
 def classical() -> None:
     params = Params.load()
     label_names, train, test = read_label_names(), read_prepared("train"), read_prepared("test")
-    model = fit_tfidf_logreg(train["text"], train["label"], params.classical)
-    probabilities = class_probabilities(model, test["text"].tolist(), len(label_names))
+    # A text pair is one bag of words here: TF-IDF has no notion of which text a word came from.
+    model = fit_tfidf_logreg(texts_of(train), train["label"], params.classical)
+    probabilities = class_probabilities(model, texts_of(test).tolist(), len(label_names))
     evaluation = evaluate_probabilities(test, probabilities, label_names)
     write_evaluation("classical", evaluation)
     log.info(

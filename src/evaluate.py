@@ -15,7 +15,7 @@ from src.core.cli import run_stage
 from src.core.errors import ModelError
 from src.core.params import Params
 from src.core.paths import FINETUNED_DIR
-from src.data.prepared import read_label_names, read_prepared
+from src.data.prepared import read_label_names, read_prepared, text_inputs
 from src.model.finetuned import load_result
 from src.model.inference import predict_proba
 from src.scoring.predictions import evaluate_probabilities, write_evaluation
@@ -33,8 +33,15 @@ def evaluate() -> None:
             f"data has {prepared_labels}. Retrain it: `dvc repro train`."
         )
     test = read_prepared("test")
+    texts, pairs = text_inputs(test)
     probabilities = predict_proba(
-        model, tokenizer, test["text"], params.eval.batch_size, manifest["model"]["max_length"], desc="finetuned: test"
+        model,
+        tokenizer,
+        texts,
+        params.eval.batch_size,
+        manifest["model"]["max_length"],
+        desc="finetuned: test",
+        pairs=pairs,
     )
     evaluation = evaluate_probabilities(test, probabilities, label_names)
     write_evaluation("finetuned", evaluation)

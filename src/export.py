@@ -25,7 +25,7 @@ from src.core.cli import command_parser, run_command
 from src.core.errors import ModelError
 from src.core.files import atomic_dir
 from src.core.paths import EXPORT_DIR, FINETUNED_DIR, prepared_split_file
-from src.data.prepared import read_prepared
+from src.data.prepared import read_prepared, text_inputs
 from src.model.finetuned import load_result, merged_model
 from src.model.inference import predict_proba
 
@@ -37,23 +37,26 @@ CHECK_TOLERANCE = 1e-4
 FALLBACK_TEXTS = ["i feel wonderful today", "i am so angry at this", "i miss you so much", "that was a scary night"]
 
 
-def check_texts() -> list[str]:
-    """Some prepared test texts if the pipeline has run, else a few examples."""
+def check_texts(pair: bool) -> tuple[list[str], list[str] | None]:
+    """Some prepared test texts (or pairs) if the pipeline has run, else a few examples."""
     if prepared_split_file("test").is_file():
-        return read_prepared("test")["text"].head(CHECK_TEXTS).tolist()
-    return FALLBACK_TEXTS
+        return text_inputs(read_prepared("test").head(CHECK_TEXTS))
+    return FALLBACK_TEXTS, FALLBACK_TEXTS[::-1] if pair else None
 
 
-def pipeline_probabilities(folder: Path, texts: list[str], label_names: list[str]) -> np.ndarray:
+def pipeline_probabilities(
+    folder: Path, texts: list[str], pairs: list[str] | None, label_names: list[str]
+) -> np.ndarray:
     classify = pipeline("text-classification", model=str(folder), top_k=None, device="cpu")
-    scores = classify(texts, batch_size=16, truncation=True)
+    inputs = texts if pairs is None else [{"text": a, "text_pair": b} for a, b in zip(texts, pairs, strict=True)]
+    scores = classify(inputs, batch_size=16, truncation=True)
     return np.array([[{s["label"]: s["score"] for s in row}[name] for name in label_names] for row in scores])
 
 
 def export(args: argparse.Namespace) -> None:
     model, tokenizer, manifest = load_result(args.model_dir)
     label_names, max_length = manifest["label_names"], manifest["model"]["max_length"]
-    texts = check_texts()
+    texts, pairs = check_texts(manifest.get("text_pair", False))
     expected = predict_proba(
         model,
         tokenizer,
@@ -62,13 +65,14 @@ def export(args: argparse.Namespace) -> None:
         max_length=max_length,
         desc="check: unmerged",
         device=torch.device("cpu"),
+        pairs=pairs,
     )
     merged = merged_model(model, manifest["method"])
     with atomic_dir(args.out) as tmp:
         merged.save_pretrained(tmp, safe_serialization=True)
         tokenizer.model_max_length = max_length  # the pipeline truncates where training did
         tokenizer.save_pretrained(tmp)
-        got = pipeline_probabilities(tmp, texts, label_names)
+        got = pipeline_probabilities(tmp, texts, pairs, label_names)
         difference = float(np.abs(got - expected).max())
         same_labels = bool((got.argmax(axis=1) == expected.argmax(axis=1)).all())
         if difference > CHECK_TOLERANCE or not same_labels:

@@ -1,7 +1,9 @@
 """Classify texts with the trained result in models/finetuned/ (any method) and its base model.
 
-Texts come from the arguments, from a .jsonl or .csv file (`--file`, column `--column`), or one
-per line on stdin. Prints each text's label and class probabilities, as a table or as JSON lines.
+Texts come from the arguments, from a .jsonl, .csv, .tsv or .parquet file (`--file`, column
+`--column`), or one per line on stdin. A model trained on text pairs takes two columns
+(`--column premise --column hypothesis`), or the two texts split by a tab. Prints each text's
+label and class probabilities, as a table or as JSON lines.
 
     python -m src.predict "i feel wonderful today" "this is so unfair"
     python -m src.predict --file tweets.csv --column tweet --json > predictions.jsonl
@@ -25,37 +27,52 @@ from src.model.inference import predict_proba
 TABLE_TEXT_WIDTH = 48
 
 
-def read_texts(args: argparse.Namespace) -> list[str]:
+def read_texts(args: argparse.Namespace, pair: bool) -> tuple[list[str], list[str] | None]:
+    """(texts, second texts or None). A model trained on text pairs reads two columns of --file,
+    or two texts split by a tab in each argument or stdin line."""
     if args.texts and args.file:
         raise DataError("Give texts as arguments or with --file, not both.")
-    if args.texts:
-        return list(args.texts)
     if args.file:
-        return read_text_file(args.file, args.column)
-    if sys.stdin.isatty():
+        columns = args.column or (["text", "text_pair"] if pair else ["text"])
+        if len(columns) != (2 if pair else 1):
+            raise DataError(
+                f"The model reads {'text pairs' if pair else 'single texts'}: give --column "
+                f"{'twice (--column premise --column hypothesis)' if pair else 'once'}."
+            )
+        return read_text_file(args.file, columns)
+    if args.texts:
+        lines = list(args.texts)
+    elif sys.stdin.isatty():
         raise DataError(
             'No texts to classify. Give them as arguments (python -m src.predict "some text"), '
             "with --file texts.jsonl|texts.csv, or one per line on stdin."
         )
-    texts = [line.rstrip("\n") for line in sys.stdin if line.strip()]
-    if not texts:
-        raise DataError("stdin held no texts (only empty lines); give one text per line.")
-    return texts
+    else:
+        lines = [line.rstrip("\n") for line in sys.stdin if line.strip()]
+        if not lines:
+            raise DataError("stdin held no texts (only empty lines); give one text per line.")
+    if not pair:
+        return lines, None
+    split = [line.split("\t", 1) for line in lines]
+    if any(len(parts) != 2 for parts in split):
+        raise DataError("The model reads text pairs: give each as 'first text<TAB>second text'.")
+    return [parts[0] for parts in split], [parts[1] for parts in split]
 
 
-def read_text_file(path: Path, column: str) -> list[str]:
+def read_text_file(path: Path, columns: list[str]) -> tuple[list[str], list[str] | None]:
     if not path.is_file():
         raise DataError(f"--file {path} does not exist.")
     frame = read_table(path, dtype=str)
-    if column not in frame.columns:
-        raise DataError(
-            f"--file {path} has no column {column!r} (columns: {', '.join(map(str, frame.columns))}); "
-            "name the text column with --column."
-        )
-    texts = frame[column].fillna("").astype(str).tolist()
-    if not any(text.strip() for text in texts):
-        raise DataError(f"--file {path}: column {column!r} holds no texts.")
-    return texts
+    for column in columns:
+        if column not in frame.columns:
+            raise DataError(
+                f"--file {path} has no column {column!r} (columns: {', '.join(map(str, frame.columns))}); "
+                "name the text column with --column."
+            )
+    texts = [frame[column].fillna("").astype(str).tolist() for column in columns]
+    if not any(text.strip() for text in texts[0]):
+        raise DataError(f"--file {path}: column {columns[0]!r} holds no texts.")
+    return texts[0], texts[1] if len(texts) == 2 else None
 
 
 def format_table(texts: list[str], label_names: list[str], probabilities) -> str:
@@ -77,36 +94,46 @@ def format_table(texts: list[str], label_names: list[str], probabilities) -> str
     return "\n".join(lines)
 
 
-def format_json_lines(texts: list[str], label_names: list[str], probabilities) -> str:
+def format_json_lines(texts: list[str], label_names: list[str], probabilities, pairs=None) -> str:
     return "\n".join(
         json.dumps(
             {
                 "text": text,
+                **({"text_pair": pairs[i]} if pairs is not None else {}),
                 "label": label_names[row.argmax()],
                 "probabilities": {name: round(float(p), 6) for name, p in zip(label_names, row, strict=True)},
             },
             ensure_ascii=False,
         )
-        for text, row in zip(texts, probabilities, strict=True)
+        for i, (text, row) in enumerate(zip(texts, probabilities, strict=True))
     )
 
 
 def predict(args: argparse.Namespace) -> None:
     if args.batch_size < 1:
         raise DataError(f"--batch-size is {args.batch_size}; use a whole number >= 1.")
-    read_manifest(args.model_dir)  # fail on a missing result before reading a large input
-    texts = read_texts(args)
+    manifest = read_manifest(args.model_dir)  # fail on a missing result before reading a large input
+    texts, pairs = read_texts(args, manifest.get("text_pair", False))
     model, tokenizer, manifest = load_result(args.model_dir)
-    probabilities = predict_proba(model, tokenizer, texts, args.batch_size, manifest["model"]["max_length"])
-    format_output = format_json_lines if args.json else format_table
-    print(format_output(texts, manifest["label_names"], probabilities))
+    probabilities = predict_proba(
+        model, tokenizer, texts, args.batch_size, manifest["model"]["max_length"], pairs=pairs
+    )
+    if args.json:
+        print(format_json_lines(texts, manifest["label_names"], probabilities, pairs))
+    else:
+        shown = texts if pairs is None else [f"{a} | {b}" for a, b in zip(texts, pairs, strict=True)]
+        print(format_table(shown, manifest["label_names"], probabilities))
 
 
 def parser() -> argparse.ArgumentParser:
     parser = command_parser(__doc__)
     parser.add_argument("texts", nargs="*", help="texts to classify (default: --file, or stdin)")
     parser.add_argument("--file", type=Path, help="a .jsonl, .csv or .parquet file of texts")
-    parser.add_argument("--column", default="text", help="the text column of --file (default: text)")
+    parser.add_argument(
+        "--column",
+        action="append",
+        help="the text column of --file (default: text); twice for a model trained on text pairs",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
     parser.add_argument("--batch-size", type=int, default=64, help="texts per forward pass (default: 64)")
     parser.add_argument(

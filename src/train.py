@@ -32,11 +32,13 @@ def train() -> None:
     if relaunch_if_needed(params.train, "src.train"):
         return
     label_names = read_label_names()
-    result = train_model(params, label_names, read_prepared("train"), read_prepared("validation"))
+    train, validation = read_prepared("train"), read_prepared("validation")
+    result = train_model(params, label_names, train, validation)
     if not result.is_main_process:
         return
     method = params.peft.method
-    save_result(result.model, result.tokenizer, method, params.model, label_names, FINETUNED_DIR)
+    pairs = "text_pair" in train.columns
+    save_result(result.model, result.tokenizer, method, params.model, label_names, FINETUNED_DIR, text_pair=pairs)
     record = result.record(method, FINETUNED_DIR / METHODS[method].weights_file)
     write_json(TRAIN_METRICS_FILE, record)
     log.info(

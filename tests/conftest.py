@@ -9,8 +9,11 @@ token.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -162,3 +165,28 @@ def tiny_model_dirs(tmp_path_factory, minilm_dir, emotion_dir) -> dict[str, Path
         (gpt2_tokenizer if family == "gpt2" else minilm_tokenizer).save_pretrained(folder)
         folders[family] = folder
     return folders
+
+
+# --------------------------------------------------------------------------- running stages
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    return {
+        str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and "__pycache__" not in path.parts
+    }
+
+
+def run_stage(root: Path, stage: str) -> subprocess.CompletedProcess:
+    env = os.environ | {"HF_HUB_OFFLINE": "1"}
+    return subprocess.run([sys.executable, "-m", f"src.{stage}"], cwd=root, env=env, capture_output=True, text=True)
+
+
+def assert_fails_cleanly(root: Path, stage: str, message: str) -> None:
+    before = snapshot(root)
+    result = run_stage(root, stage)
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert last_line.startswith("error: ") and message in last_line, last_line
+    assert snapshot(root) == before

@@ -1,9 +1,11 @@
+import dataclasses
 import json
 
 import pandas as pd
 import pytest
 
 from src.core.errors import DataError
+from src.core.params import Params
 from src.data.labels import encode_labels
 from src.data.prepared import read_label_names, read_prepared, write_prepared
 from src.data.sources import load_labelled_splits, resolve_dataset
@@ -15,6 +17,19 @@ ROWS = {
     "validation": [("nice", "joy"), ("bad", "sadness")],
     "test": [("lovely", "joy"), ("gloomy", "sadness")],
 }
+
+
+def load(dataset: str, mirrors=(), text_column="text", label_column="label", **data):
+    """`load_labelled_splits` with the repository's data params, these fields changed."""
+    params = dataclasses.replace(
+        Params.load().data,
+        dataset=dataset,
+        mirrors=list(mirrors),
+        text_column=text_column,
+        label_column=label_column,
+        **data,
+    )
+    return load_labelled_splits(params)
 
 
 def write_folder(folder, fmt, labels="strings"):
@@ -39,7 +54,7 @@ def write_folder(folder, fmt, labels="strings"):
 @pytest.mark.parametrize("labels", ["strings", "ints"])
 def test_local_folder_in_every_format_and_label_style(tmp_path, fmt, labels):
     folder = write_folder(tmp_path / "mydata", fmt, labels)
-    dataset = load_labelled_splits(str(folder), [], "text", "label")
+    dataset = load(str(folder), [], "text", "label")
     # Integer labels keep their ids; string labels are numbered in sorted order. Both give the
     # same mapping here because sadness=0, joy=1 is not sorted: check each explicitly.
     expected_names = ["sadness", "joy"] if labels == "ints" else ["joy", "sadness"]
@@ -82,20 +97,20 @@ def test_unreachable_hub_dataset_names_the_mirrors_and_the_fix(tmp_path):
     with pytest.raises(
         DataError, match=r"Hub is unreachable .*data.mirrors \(.*\) holds a copy of 'someone/unmirrored'"
     ):
-        load_labelled_splits("someone/unmirrored", [str(tmp_path)], "text", "label")
+        load("someone/unmirrored", [str(tmp_path)], "text", "label")
 
 
-def test_missing_split_file(tmp_path):
+def test_missing_train_file_is_an_error(tmp_path):
     folder = write_folder(tmp_path / "d", "jsonl")
-    (folder / "validation.jsonl").unlink()
-    with pytest.raises(DataError, match="No validation file"):
-        load_labelled_splits(str(folder), [], "text", "label")
+    (folder / "train.jsonl").unlink()
+    with pytest.raises(DataError, match="No train file in .*: expected one of train.jsonl"):
+        load(str(folder), [], "text", "label")
 
 
 def test_missing_column_names_the_param_to_set(tmp_path):
     folder = write_folder(tmp_path / "d", "jsonl")
     with pytest.raises(DataError, match=r"no column 'sentence'.*data.text_column"):
-        load_labelled_splits(str(folder), [], "sentence", "label")
+        load(str(folder), [], "sentence", "label")
 
 
 def test_label_unseen_in_training_is_an_error():
@@ -105,11 +120,11 @@ def test_label_unseen_in_training_is_an_error():
         "test": pd.DataFrame({"text": ["d"], "label": ["z"]}),
     }
     with pytest.raises(DataError, match="test split has label.*z"):
-        encode_labels(raw, "text", "label")
+        encode_labels(raw, ["text"], "label")
 
 
 def test_shared_emotion_dataset(emotion_dir):
-    dataset = load_labelled_splits("dair-ai/emotion", [str(SHARED_DATA)], "text", "label")
+    dataset = load("dair-ai/emotion", [str(SHARED_DATA)], "text", "label")
     assert dataset.label_names == EMOTION_LABELS
     assert {split: len(frame) for split, frame in dataset.splits.items()} == {
         "train": 16000,
@@ -146,7 +161,9 @@ def test_prepared_round_trip_and_summary(tmp_path):
         splits, ["sadness", "joy"], available={"train": 10}, dropped={"train": {"null_label": 1, "empty_text": 5}}
     )
     assert summary["train"] == {
+        "origin": "train",
         "rows": 4,
+        "truncated": 0,
         "available": 10,
         "dropped": {"null_label": 1, "empty_text": 5},
         "classes": {"sadness": 2, "joy": 2},
@@ -158,9 +175,9 @@ def test_blank_texts_and_missing_labels_are_dropped_and_counted(tmp_path):
     folder = write_folder(tmp_path / "d", "csv", labels="ints")
     with open(folder / "train.csv", "a") as f:
         f.write('"   ",1,joy\n,0,sadness\nno label here,,\n')
-    dataset = load_labelled_splits(str(folder), [], "text", "label")
-    assert dataset.dropped["train"] == {"null_label": 1, "empty_text": 2}
-    assert dataset.dropped["test"] == {"null_label": 0, "empty_text": 0}
+    dataset = load(str(folder), [], "text", "label")
+    assert dataset.dropped["train"] == {"null_label": 1, "empty_text": 2, "unlabelled": 0}
+    assert dataset.dropped["test"] == {"null_label": 0, "empty_text": 0, "unlabelled": 0}
     assert len(dataset.splits["train"]) == 4 and dataset.splits["train"]["label"].dtype.kind == "i"
 
 
@@ -168,21 +185,21 @@ def test_split_with_nothing_usable_is_an_error(tmp_path):
     folder = write_folder(tmp_path / "d", "jsonl")
     (folder / "validation.jsonl").write_text('{"text": "", "label": "joy"}\n{"text": "x", "label": null}\n')
     with pytest.raises(DataError, match="validation split .* has no usable rows"):
-        load_labelled_splits(str(folder), [], "text", "label")
+        load(str(folder), [], "text", "label")
 
 
 def test_csv_with_a_header_and_no_rows_is_an_error(tmp_path):
     folder = write_folder(tmp_path / "d", "csv")
     (folder / "test.csv").write_text("text,label\n")
     with pytest.raises(DataError, match=r"test.csv has no rows"):
-        load_labelled_splits(str(folder), [], "text", "label")
+        load(str(folder), [], "text", "label")
 
 
 def test_invalid_utf8_names_the_file_and_line(tmp_path):
     folder = write_folder(tmp_path / "d", "jsonl")
     (folder / "train.jsonl").write_bytes(b'{"text": "fine", "label": "joy"}\n{"text": "caf\xe9", "label": "joy"}\n')
     with pytest.raises(DataError, match=r"train.jsonl, line 2, is not valid UTF-8"):
-        load_labelled_splits(str(folder), [], "text", "label")
+        load(str(folder), [], "text", "label")
 
 
 def test_sample_too_small_to_keep_every_class_is_an_error():

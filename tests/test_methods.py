@@ -4,15 +4,17 @@ Tiny randomly initialised models (conftest.tiny_model_dirs) go through the same 
 `save_result` and `load_result` the stages use, on a handful of real emotion tweets.
 """
 
+import argparse
 import copy
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
 import yaml
 from safetensors.torch import load_file
 
-from src.core.errors import ModelError, ParamsError
+from src.core.errors import DataError, ModelError, ParamsError
 from src.core.params import Params
 from src.core.paths import PARAMS_FILE
 from src.model.families import FAMILIES, head_modules
@@ -101,6 +103,34 @@ def test_lora_auto_targets_each_block_linear_layer_but_not_the_head(family, tiny
         and name.split(".")[0] not in head_modules(model.base_model.model)
     }
     assert {name.removeprefix("base_model.model.") for name in adapted} == layer_linears
+
+
+def test_text_pairs_train_save_reload_and_predict_as_pairs(tiny_model_dirs, few_rows, tmp_path):
+    """A text-pair task goes to the tokenizer as pairs in training, in inference and in predict."""
+    from src.model.inference import predict_proba
+    from src.predict import read_texts
+
+    train, validation = (rows.assign(text_pair=rows["text"].str[::-1]) for rows in few_rows)
+    params = tiny_params(tiny_model_dirs["bert"], "lora")
+    result = train_model(params, LABELS, train, validation, log_dir=tmp_path / "live")
+    out = tmp_path / "finetuned"
+    save_result(result.model, result.tokenizer, "lora", params.model, LABELS, out, text_pair=True)
+    model, tokenizer, manifest = load_result(out)
+    assert manifest["text_pair"] is True
+
+    firsts, seconds = ["i feel wonderful today", "ok"], ["not at all", "sure"]
+    batch = tokenizer(firsts, seconds, padding=True, return_tensors="pt")
+    assert (batch["token_type_ids"] == 1).any()  # the second text is marked as such
+    with torch.inference_mode():
+        expected = torch.softmax(model(**batch).logits, dim=-1).numpy()
+    got = predict_proba(model, tokenizer, firsts, 8, 32, pairs=seconds, device=torch.device("cpu"))
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+
+    args = argparse.Namespace(texts=[f"{a}\t{b}" for a, b in zip(firsts, seconds, strict=True)], file=None, column=None)
+    assert read_texts(args, pair=True) == (firsts, seconds)
+    args.texts = ["no tab here"]
+    with pytest.raises(DataError, match="give each as 'first text<TAB>second text'"):
+        read_texts(args, pair=True)
 
 
 def test_gpt2_pads_with_eos_on_the_right_and_pools_the_last_real_token(tiny_model_dirs):

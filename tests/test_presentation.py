@@ -58,9 +58,11 @@ def test_report_tables_show_every_model_the_changes_and_how_sure(evaluations):
         data_summary={
             **{
                 split: {
+                    "origin": f"{split}.jsonl",
                     "rows": 4,
                     "available": 6,
-                    "dropped": {"null_label": 1, "empty_text": 1},
+                    "truncated": 0,
+                    "dropped": {"null_label": 1, "empty_text": 1, "unlabelled": 0},
                     "classes": {"neg": 2, "pos": 2},
                 }
                 for split in ("train", "validation", "test")
@@ -89,7 +91,7 @@ def test_report_tables_show_every_model_the_changes_and_how_sure(evaluations):
     assert "right on 2 test rows that the untuned model gets wrong, and wrong on 1 that it gets right" in report
     assert "**not significant** at the 5% level (McNemar's exact binomial test, p = 1.0000)" in report
     assert "| Untuned | 0.5000 | " in report and "95% interval" in report
-    assert "| train | 4 | 6 | 1 | 1 | 2 | 2 |" in report
+    assert "| train | train.jsonl | 4 | 6 | 1 no label, 1 empty text | 0 | 2 | 2 |" in report
     assert "3 of the test rows and 0 of the validation rows" in report
     assert "1,000 (1.00% of 100,000)" in report
     assert "Fine-tuning (IA3) of" in report and "| Fine-tuned (IA3) |" in report

@@ -6,9 +6,7 @@ docs/RELIABILITY.md lists these rows; the params rows are in test_params.py.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -19,6 +17,7 @@ import pytest
 import yaml
 
 from src.core.paths import PROJECT_ROOT
+from tests.conftest import assert_fails_cleanly, run_stage, snapshot
 
 ROWS = {
     "train": [("happy day", "joy"), ("so sad", "sadness"), ("great", "joy"), ("awful", "sadness")] * 3,
@@ -42,28 +41,6 @@ def make_project(root: Path, **data_overrides) -> Path:
     return root
 
 
-def snapshot(root: Path) -> dict[str, str]:
-    return {
-        str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest()
-        for path in sorted(root.rglob("*"))
-        if path.is_file() and "__pycache__" not in path.parts
-    }
-
-
-def run_stage(root: Path, stage: str) -> subprocess.CompletedProcess:
-    env = os.environ | {"HF_HUB_OFFLINE": "1"}
-    return subprocess.run([sys.executable, "-m", f"src.{stage}"], cwd=root, env=env, capture_output=True, text=True)
-
-
-def assert_fails_cleanly(root: Path, stage: str, message: str) -> None:
-    before = snapshot(root)
-    result = run_stage(root, stage)
-    last_line = result.stderr.strip().splitlines()[-1]
-    assert result.returncode == 1, result.stderr[-3000:]
-    assert last_line.startswith("error: ") and message in last_line, last_line
-    assert snapshot(root) == before
-
-
 def write_file(path: Path, data: bytes) -> None:
     path.unlink(missing_ok=True)
     path.write_bytes(data)
@@ -79,10 +56,11 @@ def test_missing_data_folder(tmp_path):
     )
 
 
-def test_missing_split_file(tmp_path):
+def test_missing_train_file(tmp_path):
+    """Validation and test may be carved from train (tests/test_dataset_layouts.py); train may not."""
     root = make_project(tmp_path)
-    (root / "mydata" / "test.jsonl").unlink()
-    assert_fails_cleanly(root, "prepare", "No test file in")
+    (root / "mydata" / "train.jsonl").unlink()
+    assert_fails_cleanly(root, "prepare", "No train file in")
 
 
 def test_missing_text_column(tmp_path):
@@ -123,9 +101,9 @@ def test_blank_texts_and_null_labels_are_dropped_and_counted(tmp_path):
     result = run_stage(root, "prepare")
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads((root / "metrics" / "data.json").read_text())
-    assert summary["train"]["dropped"] == {"null_label": 1, "empty_text": 1}
+    assert summary["train"]["dropped"] == {"null_label": 1, "empty_text": 1, "unlabelled": 0}
     assert summary["train"]["rows"] == len(ROWS["train"])
-    assert "dropped 1 rows with no label and 1 with an empty text" in result.stderr
+    assert "dropped 1 rows with no label, 0 unlabelled (negative id) and 1 with an empty text" in result.stderr
 
 
 # --------------------------------------------------------------------------- baseline and evaluate

@@ -18,10 +18,29 @@ import yaml
 
 from src.core.errors import ParamsError
 from src.core.paths import PARAMS_FILE, SPLITS
-from src.core.rules import check_keys, load_section, number, one_of, per_key, rule, text, texts, whole
+from src.core.rules import (
+    check_keys,
+    load_section,
+    number,
+    one_of,
+    one_or_two_texts,
+    per_key,
+    rule,
+    some_keys,
+    text,
+    texts,
+    whole,
+)
 from src.model.methods import METHODS
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+CARVED = ("validation", "test")  # the splits that can be carved from train
+
+
+def nullable_text(key: str, value):
+    return None if value is None else text(key, value)
+
+
 LAUNCHERS = ("python", "torchrun", "accelerate")
 
 
@@ -29,7 +48,16 @@ LAUNCHERS = ("python", "torchrun", "accelerate")
 class DataParams:
     dataset: str = rule(text)  # a Hub dataset id, or a local folder with train/validation/test files
     mirrors: list[str] = rule(texts)  # local folders searched for a copy of a Hub dataset before going online
-    text_column: str = rule(text)
+    # The split -> file (or Hub split) names to use where the usual ones (dev, valid, ...) do not
+    # fit; null for a split means "carve it from train" even if the dataset has one.
+    splits: dict[str, str | None] = rule(
+        some_keys(SPLITS, nullable_text, f"use a mapping of some of {', '.join(SPLITS)} to a name, or null")
+    )
+    # Shares of the training rows carved off for a missing validation or test split.
+    carve: dict[str, float] = rule(
+        per_key(CARVED, number(above=0, below=0.5), f"use a mapping of {', '.join(CARVED)} to a share of train")
+    )
+    text_column: str | list[str] = rule(one_or_two_texts)  # two columns: a text pair
     label_column: str = rule(text)
     # rows per split; null keeps the whole split
     sample_size: dict[str, int | None] = rule(

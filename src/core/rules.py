@@ -107,6 +107,33 @@ def module_names(*keywords: str) -> Rule:
     return check
 
 
+def one_or_two_texts(key: str, value: Any) -> Any:
+    """A column name, or a list of two (a text pair)."""
+    if isinstance(value, str) and value.strip():
+        return value
+    if isinstance(value, list) and len(value) == 2 and all(isinstance(item, str) and item.strip() for item in value):
+        return value
+    raise _bad(key, value, "use a column name, or a list of two column names for text pairs")
+
+
+def some_keys(keys: tuple[str, ...], value_rule: Rule, allowed: str) -> Rule:
+    """A mapping whose keys are some of `keys` (none is fine), each value checked by `value_rule`."""
+
+    def check(key: str, value: Any) -> Any:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise _bad(key, value, allowed)
+        for name in value:
+            if name not in keys:
+                close = difflib.get_close_matches(str(name), keys, n=1)
+                hint = f" Did you mean '{key}.{close[0]}'?" if close else ""
+                raise ParamsError(f"params.yaml: unknown key '{key}.{name}'.{hint} Allowed: {', '.join(keys)}.")
+        return {name: value_rule(f"{key}.{name}", value[name]) for name in value}
+
+    return check
+
+
 def per_key(keys: tuple[str, ...], value_rule: Rule, allowed: str) -> Rule:
     """A mapping with exactly `keys`, each value checked by `value_rule`."""
 

@@ -1,4 +1,11 @@
-"""Labels: dropping rows that carry none, and encoding names as contiguous integer ids."""
+"""Labels: dropping rows that carry none, and encoding names as contiguous integer ids.
+
+Integer labels keep their order but not necessarily their values: ids 1, 2, 5 become 0, 1, 2,
+with the names (from a Hub ClassLabel, a `label_text` column, or the numbers) kept. String labels
+are stripped of surrounding spaces and numbered in sorted order of the names the training split
+uses. A label of validation or test that training never uses is an error: no model trained on
+these rows could ever predict it.
+"""
 
 from __future__ import annotations
 
@@ -6,65 +13,105 @@ import pandas as pd
 
 from src.core.errors import DataError
 
+# Why a row was dropped, as counted in metrics/data.json.
+DROP_REASONS = ("null_label", "empty_text", "unlabelled")
 
-def drop_unusable_rows(frame: pd.DataFrame, text_column: str, label_column: str) -> tuple[pd.DataFrame, dict[str, int]]:
-    """Drop rows with no label or an empty (or whitespace-only) text, and count each reason.
+
+def drop_unusable_rows(
+    frame: pd.DataFrame, text_columns: list[str], label_column: str
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Drop rows with no label, a negative (unlabelled) id, or an empty (or whitespace-only) text,
+    and count each reason.
 
     Such rows carry nothing to learn or score; dropping them, counted in the data summary and the
     report, beats stopping a run over a handful of blank lines.
     """
-    labels = frame[label_column]
+    labels = whole_numbers_as_ints(frame[label_column])
     null_label = labels.isna() | (labels.astype(str).str.strip() == "")
-    texts = frame[text_column]
-    empty_text = ~null_label & (texts.isna() | (texts.astype(str).str.strip() == ""))
-    kept = frame[~(null_label | empty_text)].reset_index(drop=True)
-    if pd.api.types.is_float_dtype(kept[label_column]) and (kept[label_column] % 1 == 0).all():
-        kept[label_column] = kept[label_column].astype(int)  # a null made pandas read the ids as floats
-    return kept, {"null_label": int(null_label.sum()), "empty_text": int(empty_text.sum())}
+    if pd.api.types.is_numeric_dtype(labels):
+        unlabelled = ~null_label & (labels < 0)
+    else:
+        unlabelled = pd.Series(False, index=frame.index)
+    empty_text = pd.Series(False, index=frame.index)
+    for column in text_columns:
+        texts = frame[column]
+        empty_text |= texts.isna() | (texts.astype(str).str.strip() == "")
+    empty_text &= ~(null_label | unlabelled)
+    keep = ~(null_label | unlabelled | empty_text)
+    kept = frame[keep].reset_index(drop=True)
+    kept[label_column] = whole_numbers_as_ints(kept[label_column])
+    counts = {"null_label": null_label, "empty_text": empty_text, "unlabelled": unlabelled}
+    return kept, {reason: int(counts[reason].sum()) for reason in DROP_REASONS}
+
+
+def whole_numbers_as_ints(labels: pd.Series) -> pd.Series:
+    """Floats that are all whole numbers (1.0, 2.0: how pandas reads ids beside a blank) as ints."""
+    present = labels.dropna()
+    if pd.api.types.is_float_dtype(labels) and len(present) == len(labels) and (present % 1 == 0).all():
+        return labels.astype(int)
+    return labels
 
 
 def encode_labels(
     raw: dict[str, pd.DataFrame],
-    text_column: str,
+    text_columns: list[str],
     label_column: str,
     class_names: list[str] | None = None,
 ) -> tuple[dict[str, pd.DataFrame], list[str]]:
-    """Turn each split into `text` + integer `label`, and return the label names in id order.
-
-    Integer labels take their names from `class_names` (a Hub ClassLabel), else from a
-    `label_text` column, else from the numbers themselves. String labels are numbered in
-    sorted order of the names seen in the training split.
-    """
+    """Turn each split into `text` (and `text_pair`) + integer `label`; return the label names in id order."""
     train_labels = raw["train"][label_column]
-    if pd.api.types.is_integer_dtype(train_labels):
-        label_names = class_names or _names_from_label_text(raw, label_column)
-        encode = {i: i for i in range(len(label_names))}
+    integer_ids = pd.api.types.is_integer_dtype(train_labels)
+    if integer_ids:
+        used = sorted(int(i) for i in train_labels.unique())
+        names = dict(enumerate(class_names)) if class_names else _names_from_label_text(raw, label_column)
+        label_names = [names.get(i, str(i)) for i in used]
+        encode = {label: i for i, label in enumerate(used)}
     else:
-        label_names = sorted(train_labels.astype(str).unique())
+        _check_no_near_duplicates(raw, label_column)
+        label_names = sorted(train_labels.astype(str).str.strip().unique())
         encode = {name: i for i, name in enumerate(label_names)}
 
     splits = {}
     for split, frame in raw.items():
-        labels = frame[label_column] if pd.api.types.is_integer_dtype(train_labels) else frame[label_column].astype(str)
+        labels = frame[label_column] if integer_ids else frame[label_column].astype(str).str.strip()
         ids = labels.map(encode)
         unknown = sorted(set(labels[ids.isna()].astype(str)))
         if unknown:
             raise DataError(
-                f"The {split} split has label(s) {', '.join(unknown)} that the training split "
-                f"never uses (known: {', '.join(map(str, encode))})."
+                f"The {split} split has label(s) {', '.join(unknown)} that the training split never uses "
+                f"(known: {', '.join(map(str, encode))}). No model trained on these rows can predict them: "
+                "drop those rows, or add examples of them to train."
             )
-        splits[split] = pd.DataFrame({"text": frame[text_column].astype(str), "label": ids.astype(int)})
+        columns = {"text": frame[text_columns[0]].astype(str)}
+        if len(text_columns) == 2:
+            columns["text_pair"] = frame[text_columns[1]].astype(str)
+        splits[split] = pd.DataFrame({**columns, "label": ids.astype(int)})
     return splits, [str(name) for name in label_names]
 
 
-def _names_from_label_text(raw: dict[str, pd.DataFrame], label_column: str) -> list[str]:
+def _check_no_near_duplicates(raw: dict[str, pd.DataFrame], label_column: str) -> None:
+    """String labels that differ only in case or inner spacing are almost surely one label."""
+    names = pd.concat([frame[label_column].astype(str).str.strip() for frame in raw.values()]).unique()
+    by_key: dict[str, set[str]] = {}
+    for name in names:
+        by_key.setdefault(" ".join(name.split()).casefold(), set()).add(name)
+    clashes = [sorted(group) for group in by_key.values() if len(group) > 1]
+    if clashes:
+        shown = "; ".join(" vs ".join(repr(name) for name in group) for group in clashes)
+        raise DataError(
+            f"Labels that differ only in case or spacing: {shown}. They would train as different "
+            f"classes; make each one label in the data's {label_column!r} column."
+        )
+
+
+def _names_from_label_text(raw: dict[str, pd.DataFrame], label_column: str) -> dict[int, str]:
+    """Label id -> name from a `label_text` column; ids without one are named by their number."""
     frames = pd.concat(raw.values(), ignore_index=True)
-    n_labels = int(frames[label_column].max()) + 1
     if "label_text" not in frames.columns:
-        return [str(i) for i in range(n_labels)]
+        return {}
     pairs = frames[[label_column, "label_text"]].drop_duplicates()
-    names = {}
+    names: dict[int, str] = {}
     for label_id, name in pairs.itertuples(index=False):
         if names.setdefault(int(label_id), str(name)) != str(name):
             raise DataError(f"Label {label_id} is called both {names[int(label_id)]!r} and {name!r} in label_text.")
-    return [names.get(i, str(i)) for i in range(n_labels)]
+    return names

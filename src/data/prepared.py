@@ -1,5 +1,6 @@
 """The prepared splits every stage after prepare reads: data/prepared/{train,validation,test}.jsonl,
-each row a `text` and an integer `label`, and data/prepared/labels.json, the label names in id order."""
+each row a `text` (and, for text-pair tasks, a `text_pair`) and an integer `label`, and
+data/prepared/labels.json, the label names in id order."""
 
 from __future__ import annotations
 
@@ -26,7 +27,20 @@ def read_prepared(split: str, prepared_dir: Path = PREPARED_DIR) -> pd.DataFrame
     path = prepared_split_file(split, prepared_dir)
     if not path.is_file():
         raise DataError(f"{path} does not exist; run the prepare stage first (`dvc repro prepare`).")
-    return pd.read_json(path, lines=True, dtype={"text": str, "label": int})
+    return pd.read_json(path, lines=True, dtype={"text": str, "text_pair": str, "label": int})
+
+
+def text_inputs(frame: pd.DataFrame) -> tuple[list[str], list[str] | None]:
+    """The texts of a prepared split for a tokenizer: (texts, second texts of the pairs or None)."""
+    pairs = frame["text_pair"].tolist() if "text_pair" in frame.columns else None
+    return frame["text"].tolist(), pairs
+
+
+def texts_of(frame: pd.DataFrame) -> pd.Series:
+    """One string per row: the text, or the two texts of a pair joined (for word counts)."""
+    if "text_pair" in frame.columns:
+        return frame["text"] + " " + frame["text_pair"]
+    return frame["text"]
 
 
 def read_label_names(prepared_dir: Path = PREPARED_DIR) -> list[str]:

@@ -1,9 +1,15 @@
-"""Finding a labelled text dataset and reading its splits.
+"""Finding a labelled text dataset, reading its splits, and turning them into train, validation
+and test splits of `text` (and `text_pair`) with integer labels.
 
 `data.dataset` in params.yaml is a local folder or a Hub dataset id. A Hub id is first looked up
 in the folders of `data.mirrors` (as <mirror>/<owner>/<name> or <mirror>/<name>), so the default
 `dair-ai/emotion` finds ../shared/data/emotion offline; only when no mirror has it is it loaded
 from the Hub with `datasets.load_dataset`.
+
+Only a train split is required. Validation and test are found under their usual names (a
+validation split may be called dev, valid, val or eval; `data.splits` names others), and a
+missing one is carved from train (src/data/splits.py). A split whose labels are all negative
+(GLUE's unlabelled test sets use -1) counts as missing.
 """
 
 from __future__ import annotations
@@ -11,22 +17,35 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from src.core.errors import DataError
 from src.core.hub import hub_reachable, unreachable_hint
-from src.core.paths import SPLITS, find_folder, search_roots
+from src.core.paths import find_folder, search_roots
 from src.data.labels import drop_unusable_rows, encode_labels
+from src.data.splits import carve_missing
 from src.data.tables import FORMATS, read_table
+
+if TYPE_CHECKING:
+    from src.core.params import DataParams
+
+# The names a split goes by, in the order they are looked for.
+SPLIT_NAMES = {
+    "train": ("train",),
+    "validation": ("validation", "valid", "val", "dev", "eval"),
+    "test": ("test",),
+}
 
 
 @dataclass
 class LabelledSplits:
-    splits: dict[str, pd.DataFrame]  # split name -> columns `text`, `label` (int id)
+    splits: dict[str, pd.DataFrame]  # train/validation/test -> columns `text` (`text_pair`), `label` (int id)
     label_names: list[str]  # label id -> name
     source: str  # the folder or Hub id the rows came from
-    dropped: dict[str, dict[str, int]]  # split name -> rows dropped as unusable, by reason
+    origins: dict[str, str]  # split -> where its rows came from: a file, a Hub split, or "train" if carved
+    dropped: dict[str, dict[str, int]]  # split -> rows dropped as unusable, by reason
 
 
 def resolve_dataset(dataset: str, mirrors: Sequence[str], roots: list[Path] | None = None) -> Path | str:
@@ -49,61 +68,78 @@ def resolve_dataset(dataset: str, mirrors: Sequence[str], roots: list[Path] | No
     return dataset
 
 
-def load_labelled_splits(
-    dataset: str,
-    mirrors: Sequence[str],
-    text_column: str,
-    label_column: str,
-    roots: list[Path] | None = None,
-) -> LabelledSplits:
-    source = resolve_dataset(dataset, mirrors, roots)
+def load_labelled_splits(data: DataParams, roots: list[Path] | None = None) -> LabelledSplits:
+    """Find, read, clean and encode the dataset `data` names; carve the splits it lacks."""
+    source = resolve_dataset(data.dataset, data.mirrors, roots)
     if isinstance(source, Path):
-        raw, class_names = read_local_splits(source), None
+        raw, origins, class_names = *read_local_splits(source, data.splits), None
     else:
-        raw, class_names = _load_hub_splits(source, label_column, mirrors)
+        raw, origins, class_names = _load_hub_splits(source, data.label_column, data.mirrors, data.splits)
+    text_columns = [data.text_column] if isinstance(data.text_column, str) else list(data.text_column)
+    for split in [split for split in raw if split != "train" and data.label_column not in raw[split].columns]:
+        del raw[split]  # GLUE's local test files have no label column: carve a test split instead
+        origins[split] = f"{origins[split]} has no {data.label_column!r} column"
     for split, frame in raw.items():
-        for column in (text_column, label_column):
+        for column in (*text_columns, data.label_column):
             if column not in frame.columns:
                 raise DataError(
-                    f"The {split} split of {source} has no column {column!r} "
+                    f"The {split} split of {source} ({origins[split]}) has no column {column!r} "
                     f"(columns: {', '.join(map(str, frame.columns))}). "
                     "Set data.text_column / data.label_column in params.yaml."
                 )
     cleaned, dropped = {}, {}
     for split, frame in raw.items():
-        cleaned[split], dropped[split] = drop_unusable_rows(frame, text_column, label_column)
-        if cleaned[split].empty:
+        cleaned[split], dropped[split] = drop_unusable_rows(frame, text_columns, data.label_column)
+        if cleaned[split].empty and split != "train" and dropped[split]["unlabelled"] == len(frame):
+            del cleaned[split]  # an unlabelled split (GLUE's test) scores nothing: carve one instead
+            origins[split] = f"{origins[split]} has no labels"
+        elif cleaned[split].empty:
             raise DataError(
-                f"The {split} split of {source} has no usable rows: all {len(frame)} have an empty "
-                f"text or no label ({dropped[split]})."
+                f"The {split} split of {source} ({origins[split]}) has no usable rows: all {len(frame)} "
+                f"have an empty text or no label ({dropped[split]})."
             )
-    splits, label_names = encode_labels(cleaned, text_column, label_column, class_names)
-    return LabelledSplits(splits=splits, label_names=label_names, source=str(source), dropped=dropped)
+    encoded, label_names = encode_labels(cleaned, text_columns, data.label_column, class_names)
+    splits, carved = carve_missing(encoded, data.carve, data.seed)
+    for split in carved:
+        origins[split] = f"carved from train ({data.carve[split]:.0%})" + (
+            f"; {origins[split]}" if split in origins else ""
+        )
+        dropped.setdefault(split, {reason: 0 for reason in dropped["train"]})
+    return LabelledSplits(splits, label_names, str(source), origins, dropped)
 
 
-def read_local_splits(folder: Path) -> dict[str, pd.DataFrame]:
-    """Read <folder>/{train,validation,test}.{jsonl,json,csv,parquet}."""
-    splits = {}
-    for split in SPLITS:
-        candidates = [folder / f"{split}{ext}" for ext in FORMATS if (folder / f"{split}{ext}").is_file()]
-        if not candidates:
-            raise DataError(
-                f"No {split} file in {folder}: expected one of {', '.join(split + ext for ext in FORMATS)}."
-            )
-        splits[split] = read_table(candidates[0])
-    return splits
+def read_local_splits(folder: Path, names: dict[str, str | None]) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+    """Read the split files of `folder`: {split: frame} and {split: file name}, for the splits found.
+
+    A split is the first file named after it (see SPLIT_NAMES; `names` overrides them, and None
+    skips the split) with a known suffix.
+    """
+    files = {}
+    for split, usual in SPLIT_NAMES.items():
+        wanted = (names[split],) if split in names else usual
+        if wanted == (None,):
+            continue
+        found = [folder / f"{name}{ext}" for name in wanted for ext in FORMATS if (folder / f"{name}{ext}").is_file()]
+        if found:
+            files[split] = found[0]
+        elif split == "train" or split in names:
+            expected = ", ".join(f"{name}{ext}" for name in wanted for ext in FORMATS)
+            raise DataError(f"No {split} file in {folder}: expected one of {expected}.")
+    return {split: read_table(path) for split, path in files.items()}, {
+        split: path.name for split, path in files.items()
+    }
 
 
 def _load_hub_splits(
-    dataset_id: str, label_column: str, mirrors: Sequence[str]
-) -> tuple[dict[str, pd.DataFrame], list[str] | None]:
+    dataset_id: str, label_column: str, mirrors: Sequence[str], names: dict[str, str | None]
+) -> tuple[dict[str, pd.DataFrame], dict[str, str], list[str] | None]:
     import datasets
 
     if not hub_reachable():
         raise DataError(
             f"{unreachable_hint()}, and no folder in data.mirrors ({', '.join(mirrors) or 'none'}) "
-            f"holds a copy of {dataset_id!r}. Put the dataset's train/validation/test files in a "
-            "folder and set data.dataset to that folder, or add its parent folder to data.mirrors."
+            f"holds a copy of {dataset_id!r}. Put the dataset's split files in a folder and set "
+            "data.dataset to that folder, or add its parent folder to data.mirrors."
         )
     try:
         loaded = datasets.load_dataset(dataset_id)
@@ -111,12 +147,21 @@ def _load_hub_splits(
         raise DataError(
             f"Could not load the Hub dataset {dataset_id!r} ({type(error).__name__}: {error}). "
             f"No folder in data.mirrors ({', '.join(mirrors) or 'none'}) holds a copy either. "
-            "Without network access, put the dataset's train/validation/test files in a folder and "
-            "set data.dataset to that folder, or add its parent folder to data.mirrors."
+            "Without network access, put the dataset's split files in a folder and set "
+            "data.dataset to that folder, or add its parent folder to data.mirrors."
         ) from error
-    missing = [split for split in SPLITS if split not in loaded]
-    if missing:
-        raise DataError(f"The Hub dataset {dataset_id!r} has no {', '.join(missing)} split.")
-    feature = loaded["train"].features.get(label_column)
+    chosen = {}
+    for split, usual in SPLIT_NAMES.items():
+        wanted = (names[split],) if split in names else usual
+        found = [name for name in wanted if name is not None and name in loaded]
+        if found:
+            chosen[split] = found[0]
+        elif split == "train" or (split in names and names[split] is not None):
+            raise DataError(
+                f"The Hub dataset {dataset_id!r} has no {' or '.join(map(str, wanted))} split "
+                f"(it has {', '.join(loaded)}); name the right one in data.splits.{split}."
+            )
+    feature = loaded[chosen["train"]].features.get(label_column)
     class_names = list(feature.names) if isinstance(feature, datasets.ClassLabel) else None
-    return {split: loaded[split].to_pandas() for split in SPLITS}, class_names
+    frames = {split: loaded[name].to_pandas() for split, name in chosen.items()}
+    return frames, {split: f"Hub split {name!r}" for split, name in chosen.items()}, class_names

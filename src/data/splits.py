@@ -1,13 +1,55 @@
-"""Splits: stratified, seeded samples, and the summary of what each split holds."""
+"""Splits: carving the missing ones from train, stratified seeded samples, and the summary of
+what each split holds."""
 
 from __future__ import annotations
 
+import logging
 import math
 
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from src.core.errors import DataError
+from src.core.paths import SPLITS
+from src.data.labels import DROP_REASONS
+from src.data.prepared import texts_of
+
+log = logging.getLogger(__name__)
+
+# Above this share of texts longer than model.max_length in a split, the prepare log and the
+# report suggest raising it.
+LONG_TEXT_SHARE = 0.05
+
+
+def carve_missing(
+    splits: dict[str, pd.DataFrame], shares: dict[str, float], seed: int
+) -> tuple[dict[str, pd.DataFrame], list[str]]:
+    """Give a dataset without validation or test rows those splits, carved from train.
+
+    Each carved split takes `shares[split]` of the original training rows, stratified by label
+    and seeded, so no row is in two splits and the class balance is kept. Returns all three
+    splits and the names of those carved.
+    """
+    splits, carved = dict(splits), []
+    original = len(splits["train"])
+    for split in ("test", "validation"):
+        if split in splits:
+            continue
+        rows = max(1, round(shares[split] * original))
+        if rows >= len(splits["train"]):
+            raise DataError(
+                f"The training split has {len(splits['train'])} rows, too few to carve a {split} split "
+                f"of {rows}; add a {split} file or more training rows."
+            )
+        labels = splits["train"]["label"]
+        try:
+            rest, part = train_test_split(splits["train"], test_size=rows, stratify=labels, random_state=seed)
+        except ValueError:  # a class with a single row cannot be split in proportion
+            log.warning("a class has too few rows to carve the %s split in proportion; carving it at random", split)
+            rest, part = train_test_split(splits["train"], test_size=rows, random_state=seed)
+        splits["train"], splits[split] = rest.reset_index(drop=True), part.reset_index(drop=True)
+        carved.append(split)
+    return {split: splits[split] for split in SPLITS}, sorted(carved, key=SPLITS.index)
 
 
 def stratified_sample(frame: pd.DataFrame, size: int | None, seed: int, split: str = "train") -> pd.DataFrame:
@@ -40,9 +82,9 @@ def count_leaks(splits: dict[str, pd.DataFrame]) -> dict[str, int]:
     They are counted, not removed, so the test split stays the published one; the report shows
     the count so a user can judge how much the scores may flatter.
     """
-    seen = set(splits["train"]["text"].str.strip().str.casefold())
+    seen = set(texts_of(splits["train"]).str.strip().str.casefold())
     return {
-        f"{split}_texts_in_train": int(splits[split]["text"].str.strip().str.casefold().isin(seen).sum())
+        f"{split}_texts_in_train": int(texts_of(splits[split]).str.strip().str.casefold().isin(seen).sum())
         for split in ("validation", "test")
     }
 
@@ -52,16 +94,21 @@ def summarize(
     label_names: list[str],
     available: dict[str, int] | None = None,
     dropped: dict[str, dict[str, int]] | None = None,
+    origins: dict[str, str] | None = None,
+    truncated: dict[str, int] | None = None,
 ) -> dict:
-    """Rows, rows available before sampling, rows dropped as unusable, per-class counts of each
-    split, and the train/test overlap, for `dvc metrics show` and the report."""
+    """Where each split's rows came from, rows, rows available before sampling, rows dropped as
+    unusable, texts longer than max_length, per-class counts, and the train/test overlap, for
+    `dvc metrics show` and the report."""
     summary = {}
     for split, frame in splits.items():
         counts = frame["label"].value_counts()
         summary[split] = {
+            "origin": (origins or {}).get(split, split),
             "rows": int(len(frame)),
+            "truncated": int((truncated or {}).get(split, 0)),
             "available": int((available or {}).get(split, len(frame))),
-            "dropped": dict((dropped or {}).get(split, {"null_label": 0, "empty_text": 0})),
+            "dropped": dict((dropped or {}).get(split, dict.fromkeys(DROP_REASONS, 0))),
             "classes": {name: int(counts.get(i, 0)) for i, name in enumerate(label_names)},
         }
     summary["leakage"] = count_leaks(splits)

@@ -50,9 +50,17 @@ def adapt(classifier: PreTrainedModel, method: str, section, base_model_name: st
 
 
 def save_result(
-    model: torch.nn.Module, tokenizer, method: str, base: ModelParams, label_names: list[str], out_dir: Path
+    model: torch.nn.Module,
+    tokenizer,
+    method: str,
+    base: ModelParams,
+    label_names: list[str],
+    out_dir: Path,
+    text_pair: bool = False,
 ) -> None:
-    """Write the trained weights (safetensors), tokenizer and manifest to `out_dir`, all or nothing."""
+    """Write the trained weights (safetensors), tokenizer and manifest to `out_dir`, all or nothing.
+
+    The manifest says whether the model reads text pairs, so predict asks for two texts."""
     with atomic_dir(out_dir) as tmp:
         if METHODS[method].saves == "head":
             head = head_modules(model)
@@ -62,7 +70,10 @@ def save_result(
             model.save_pretrained(tmp, safe_serialization=True)
             (tmp / "README.md").unlink(missing_ok=True)  # peft's empty model card; nothing reads it
         tokenizer.save_pretrained(tmp)
-        write_json(tmp / MANIFEST_FILENAME, {"method": method, "model": asdict(base), "label_names": label_names})
+        manifest = {"method": method, "model": asdict(base), "label_names": label_names}
+        if text_pair:
+            manifest["text_pair"] = True
+        write_json(tmp / MANIFEST_FILENAME, manifest)
 
 
 def read_manifest(result_dir: Path) -> dict:

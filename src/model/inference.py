@@ -19,14 +19,15 @@ def predict_proba(
     max_length: int,
     desc: str = "predict",
     device: torch.device | None = None,
+    pairs: Sequence[str] | None = None,
 ) -> np.ndarray:
-    """Class probabilities, one row per text, in the order of `texts`, on `device` (default: the
-    best one here) with one CPU thread per granted core.
+    """Class probabilities, one row per text (or pair, with `pairs` the second texts), in the order
+    of `texts`, on `device` (default: the best one here) with one CPU thread per granted core.
 
     Texts are batched in order of token length so each batch pads to little more than its own
     longest text; the rows are put back in input order before returning.
     """
-    encoded = tokenizer(list(texts), truncation=True, max_length=max_length)
+    encoded = tokenizer(list(texts), list(pairs) if pairs is not None else None, truncation=True, max_length=max_length)
     lengths = np.array([len(ids) for ids in encoded["input_ids"]])
     order = np.argsort(lengths, kind="stable")
     use_available_cores()

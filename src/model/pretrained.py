@@ -121,6 +121,13 @@ def check_encoder_is_pretrained(classifier: PreTrainedModel, missing_keys, name:
         )
 
 
+def count_truncated(tokenizer, texts: list[str], pairs: list[str] | None, max_length: int) -> int:
+    """How many texts (or pairs) are longer than `max_length` tokens, so training and scoring
+    see only their start."""
+    encoded = tokenizer(texts, pairs, truncation=False, verbose=False)["input_ids"]
+    return sum(len(ids) > max_length for ids in encoded)
+
+
 def count_parameters(model: torch.nn.Module) -> tuple[int, int]:
     """(trainable, total) parameter counts."""
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -79,11 +79,13 @@ def peak_rss_mb() -> float:
 
 
 def tokenize(frame: pd.DataFrame, tokenizer, max_length: int) -> Dataset:
-    dataset = Dataset.from_pandas(frame[["text", "label"]], preserve_index=False)
+    """A prepared split as a Dataset of token ids; a text pair goes to the tokenizer as a pair."""
+    texts = [column for column in ("text", "text_pair") if column in frame.columns]
+    dataset = Dataset.from_pandas(frame[[*texts, "label"]], preserve_index=False)
     return dataset.map(
-        lambda batch: tokenizer(batch["text"], truncation=True, max_length=max_length),
+        lambda batch: tokenizer(*(batch[column] for column in texts), truncation=True, max_length=max_length),
         batched=True,
-        remove_columns=["text"],
+        remove_columns=texts,
         desc="tokenize",
     )
 

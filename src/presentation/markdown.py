@@ -11,6 +11,7 @@ from __future__ import annotations
 import yaml
 
 from src.core.paths import SPLITS
+from src.data.splits import LONG_TEXT_SHARE
 from src.model.methods import METHODS
 from src.presentation.titles import EVALUATION_NAMES, EVALUATION_TITLES
 
@@ -152,19 +153,21 @@ def render_report(
         ),
         "## Data",
         markdown_table(
-            ["Split", "Rows", "Of available", "Dropped: no label", "Dropped: empty text", *label_names],
+            ["Split", "From", "Rows", "Of available", "Dropped", "Longer than max_length", *label_names],
             [
                 [
                     split,
+                    data_summary[split]["origin"],
                     f"{data_summary[split]['rows']:,}",
                     f"{data_summary[split]['available']:,}",
-                    f"{data_summary[split]['dropped']['null_label']:,}",
-                    f"{data_summary[split]['dropped']['empty_text']:,}",
+                    dropped_cell(data_summary[split]["dropped"]),
+                    f"{data_summary[split]['truncated']:,}",
                     *(f"{data_summary[split]['classes'][name]:,}" for name in label_names),
                 ]
                 for split in SPLITS
             ],
         ),
+        *data_notes(data_summary),
         (
             f"Texts that also appear in the training rows (case and surrounding spaces ignored): "
             f"{data_summary['leakage']['test_texts_in_train']:,} of the test rows and "
@@ -175,6 +178,40 @@ def render_report(
         "```yaml\n" + yaml.safe_dump(params, sort_keys=False).rstrip() + "\n```",
     ]
     return "\n\n".join(sections) + "\n"
+
+
+DROP_TITLES = {"null_label": "no label", "unlabelled": "unlabelled", "empty_text": "empty text"}
+
+
+def dropped_cell(dropped: dict[str, int]) -> str:
+    shown = [f"{count:,} {DROP_TITLES[reason]}" for reason, count in dropped.items() if count]
+    return ", ".join(shown) or "0"
+
+
+def data_notes(data_summary: dict) -> list[str]:
+    """Sentences on carved splits and cut texts, where there are any."""
+    notes = []
+    carved = [split for split in SPLITS if data_summary[split]["origin"].startswith("carved")]
+    if carved:
+        notes.append(
+            f"The dataset has no usable {' or '.join(carved)} split, so {'they were' if len(carved) > 1 else 'it was'} "
+            "carved from its training rows (stratified by label, seeded by `data.seed`, no row in two splits; "
+            "shares in `data.carve`). Scores on a carved test split are not comparable with published ones."
+        )
+    max_length = data_summary.get("max_length")
+    cut = [
+        split for split in SPLITS if data_summary[split]["truncated"] > LONG_TEXT_SHARE * data_summary[split]["rows"]
+    ]
+    if max_length and cut:
+        notes.append(
+            "**Long texts:** "
+            + ", ".join(f"{data_summary[s]['truncated']:,} of {data_summary[s]['rows']:,} {s}" for s in cut)
+            + " "
+            f"texts are longer than `model.max_length` ({max_length} tokens), and the model sees only their start. "
+            "If the end of a text matters for its label, raise `model.max_length` (training time grows about in "
+            "proportion), e.g. `dvc exp run -S model.max_length=256`."
+        )
+    return notes
 
 
 def methods_table() -> str:

@@ -33,9 +33,10 @@ def evaluate_probabilities(test: pd.DataFrame, probabilities: np.ndarray, label_
 
 def predictions_table(test: pd.DataFrame, probabilities: np.ndarray, label_names: list[str]) -> pd.DataFrame:
     names = np.asarray(label_names)
+    texts = {column: test[column].to_numpy() for column in ("text", "text_pair") if column in test.columns}
     table = pd.DataFrame(
         {
-            "text": test["text"].to_numpy(),
+            **texts,
             "actual": names[test["label"].to_numpy()],
             "predicted": names[probabilities.argmax(axis=1)],
             "confidence": probabilities.max(axis=1).round(6),
