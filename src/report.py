@@ -49,7 +49,8 @@ def report() -> None:
     params = Params.load()
     label_names = read_label_names()
     evaluations = {name: read_json(evaluation_metrics_file(name)) for name in EVALUATIONS}
-    confusions = {name: pd.read_csv(confusion_file(name), keep_default_na=False) for name in EVALUATIONS}
+    # As text: label names such as "0" and "1" must stay names, not become numbers.
+    confusions = {name: pd.read_csv(confusion_file(name), keep_default_na=False, dtype=str) for name in EVALUATIONS}
     curves = {name: pd.read_csv(path, sep="\t") for name, path in TRAINING_CURVE_FILES.items() if path.is_file()}
     stats = params.stats
     significance = compare_evaluations(
