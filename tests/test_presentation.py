@@ -107,3 +107,21 @@ def test_readme_methods_table_is_the_registrys():
 
     readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
     assert methods_table() in readme, "README's table of methods is stale: paste `python -m src.presentation.markdown`"
+
+
+def test_data_notes_say_which_splits_were_carved_and_which_texts_are_cut():
+    from src.presentation.markdown import data_notes
+
+    summary = {
+        "train": {"origin": "train.parquet", "rows": 1000, "truncated": 910},
+        "validation": {"origin": "carved from train (10%)", "rows": 200, "truncated": 5},
+        "test": {"origin": "test.parquet", "rows": 1000, "truncated": 0},
+        "max_length": 128,
+    }
+    carved, long_texts = data_notes(summary)
+    assert carved.startswith("The dataset has no usable validation split, so it was carved from its training rows")
+    assert "910 of 1,000 train texts are longer than `model.max_length` (128 tokens)" in long_texts
+    assert "validation" not in long_texts  # 5 of 200 is under the 5% that earns a note
+    summary["validation"]["origin"] = "validation.jsonl"
+    summary["train"]["truncated"] = 0
+    assert data_notes(summary) == []
