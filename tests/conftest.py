@@ -16,6 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -168,6 +169,31 @@ def tiny_model_dirs(tmp_path_factory, minilm_dir, emotion_dir) -> dict[str, Path
 
 
 # --------------------------------------------------------------------------- running stages
+
+
+def data_project(root: Path, files: dict[str, pd.DataFrame | str], **data) -> Path:
+    """A copy of src/ and params.yaml whose data.dataset is a folder holding `files`
+    (a frame is written in the format its name says; a string is written as is)."""
+    shutil.copytree(PROJECT_ROOT / "src", root / "src", ignore=shutil.ignore_patterns("__pycache__"))
+    params = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())
+    params["data"].update(
+        {"dataset": "mydata", "mirrors": [], "sample_size": {"train": None, "validation": None, "test": None}}
+    )
+    params["data"].update(data)
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    folder = root / "mydata"
+    folder.mkdir()
+    for name, content in files.items():
+        path = folder / name
+        if isinstance(content, str):
+            path.write_text(content, encoding="utf-8")
+        elif name.endswith(".jsonl"):
+            content.to_json(path, orient="records", lines=True)
+        elif name.endswith(".parquet"):
+            content.to_parquet(path)
+        else:
+            content.to_csv(path, index=False, sep="\t" if name.endswith(".tsv") else ",")
+    return root
 
 
 def snapshot(root: Path) -> dict[str, str]:

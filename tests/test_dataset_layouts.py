@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from src.core.paths import PROJECT_ROOT
 from tests.conftest import assert_fails_cleanly, run_stage
+from tests.conftest import data_project as project
 
 LABELS = ["joy", "sadness", "anger"]
 
@@ -29,33 +29,6 @@ def rows(count: int, labels=LABELS, offset: int = 0) -> pd.DataFrame:
             "label": [labels[i % len(labels)] for i in range(count)],
         }
     )
-
-
-def project(root: Path, files: dict[str, pd.DataFrame | str], **data) -> Path:
-    """A copy of src/ and params.yaml whose data.dataset is a folder holding `files`
-    (a frame is written in the format its name says; a string is written as is)."""
-    import shutil
-
-    shutil.copytree(PROJECT_ROOT / "src", root / "src", ignore=shutil.ignore_patterns("__pycache__"))
-    params = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())
-    params["data"].update(
-        {"dataset": "mydata", "mirrors": [], "sample_size": {"train": None, "validation": None, "test": None}}
-    )
-    params["data"].update(data)
-    (root / "params.yaml").write_text(yaml.safe_dump(params))
-    folder = root / "mydata"
-    folder.mkdir()
-    for name, content in files.items():
-        path = folder / name
-        if isinstance(content, str):
-            path.write_text(content, encoding="utf-8")
-        elif name.endswith(".jsonl"):
-            content.to_json(path, orient="records", lines=True)
-        elif name.endswith(".parquet"):
-            content.to_parquet(path)
-        else:
-            content.to_csv(path, index=False, sep="\t" if name.endswith(".tsv") else ",")
-    return root
 
 
 def prepared(root: Path) -> tuple[dict[str, pd.DataFrame], list[str], dict]:

@@ -16,8 +16,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from src.core.paths import PROJECT_ROOT
-from tests.conftest import assert_fails_cleanly, run_stage, snapshot
+from tests.conftest import assert_fails_cleanly, data_project, run_stage, snapshot
 
 ROWS = {
     "train": [("happy day", "joy"), ("so sad", "sadness"), ("great", "joy"), ("awful", "sadness")] * 3,
@@ -27,18 +26,8 @@ ROWS = {
 
 
 def make_project(root: Path, **data_overrides) -> Path:
-    shutil.copytree(PROJECT_ROOT / "src", root / "src", ignore=shutil.ignore_patterns("__pycache__"))
-    params = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())
-    params["data"].update(
-        {"dataset": "mydata", "mirrors": [], "sample_size": {"train": None, "validation": None, "test": None}}
-    )
-    params["data"].update(data_overrides)
-    (root / "params.yaml").write_text(yaml.safe_dump(params))
-    folder = root / "mydata"
-    folder.mkdir()
-    for split, rows in ROWS.items():
-        pd.DataFrame(rows, columns=["text", "label"]).to_json(folder / f"{split}.jsonl", orient="records", lines=True)
-    return root
+    files = {f"{split}.jsonl": pd.DataFrame(rows, columns=["text", "label"]) for split, rows in ROWS.items()}
+    return data_project(root, files, **data_overrides)
 
 
 def write_file(path: Path, data: bytes) -> None:
