@@ -1,48 +1,54 @@
 """Speed benchmarks of the pipeline on this machine. docs/PERFORMANCE.md holds the figures.
 
-    python -m bench.run                    # every section (about 15 minutes on 2 cores)
+    python -m bench.run                    # every section
     python -m bench.run --only train eval  # some sections: train, eval, dvc
 
-train  Training samples/s of the train stage's own code (`train_model`) against a seed-style
-       reference on the same rows and model: the Trainer with every text padded to
-       `model.max_length` (`padding="max_length"`), batches in random order, fp32. Two middle
-       steps show what dynamic padding and length grouping each add. Also the training FLOP/s
-       achieved, against this CPU's measured matmul FLOP/s.
+train  The train stage's own code (`train_model`) on the same rows, in fp32, as three variants:
+       "v1", the train stage before the speed work (LoRA with dropout 0.1 on every layer, all six
+       layers run at every step); "default", params.yaml as it is; and full fine-tuning. Wall
+       time, seconds per epoch, samples/s, the ratios default/v1 and LoRA/full, and FLOP/s:
+       the operations each variant actually ran, counted by torch's FlopCounterMode in a
+       separate untimed run, against this CPU's measured fp32 matmul rate.
+profile  Where a training step's time goes (torch.profiler, one epoch of 320 rows), v1 and default:
+       matmul, attention, element-wise, optimizer, data loading, and the rest.
 eval   Evaluation samples/s of `predict_proba` (length-sorted batches, inference_mode) against a
        plain loop over the texts in input order, on the test split.
 dvc    In a throwaway copy of the project with the default params: a full `dvc repro`, a no-op
-       `dvc repro`, and `dvc exp run -S lora.alpha=32` (16 where 32 is the default).
+       `dvc repro`, and a LoRA-knob experiment `dvc exp run -S lora.alpha=...`.
 
 Each measurement is repeated (`--repeats`, alternating variants) and the median is reported.
+Everything, with the machine (CPU model, avx2 / avx512f / amx, measured matmul rates), goes to
+bench/results.json. To see a CPU with AVX-512 or AMX as an AVX2-only one would run, set
+ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import platform
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
-import pandas as pd
 import torch
-from datasets import Dataset
-from transformers import DataCollatorWithPadding, Trainer, TrainingArguments, set_seed
 
 from src.core.params import Params
 from src.core.paths import PROJECT_ROOT
 from src.data.sources import load_labelled_splits
 from src.data.splits import stratified_sample
-from src.model.devices import resolve_precision, use_available_cores
-from src.model.finetuned import adapt
+from src.model.devices import use_available_cores
 from src.model.inference import predict_proba
 from src.model.pretrained import load_classifier, load_tokenizer
 from src.model.trainer import train_model
 
+RESULTS_FILE = Path(__file__).with_name("results.json")
 PROJECT_FILES = ["dvc.yaml", "params.yaml", "src", ".dvc/config", ".dvc/.gitignore", ".dvcignore", ".gitignore"]
 
 
@@ -52,48 +58,46 @@ def median_of(measure, repeats: int) -> float:
 
 # --------------------------------------------------------------------------- train
 
-
-def reference_samples_per_second(
-    params: Params, label_names: list[str], train: pd.DataFrame, *, pad_to_max: bool, group_by_length: bool
-) -> float:
-    """One epoch of the Trainer as a notebook would set it up, with two switches, in fp32."""
-    tokenizer = load_tokenizer(params.model)
-    padding = "max_length" if pad_to_max else False
-    encoded = Dataset.from_pandas(train[["text", "label"]], preserve_index=False).map(
-        lambda batch: tokenizer(batch["text"], padding=padding, truncation=True, max_length=params.model.max_length),
-        batched=True,
-        remove_columns=["text"],
-    )
-    classifier = load_classifier(params.model, label_names)
-    set_seed(params.train.seed)  # as train_model does: the same LoRA initialisation in every variant
-    model = adapt(classifier, params.peft.method, params.method, params.model.name)
-    with tempfile.TemporaryDirectory() as scratch:
-        args = TrainingArguments(
-            output_dir=scratch,
-            num_train_epochs=1,
-            learning_rate=params.method.learning_rate,
-            per_device_train_batch_size=params.train.batch_size,
-            train_sampling_strategy="group_by_length" if group_by_length else "random",
-            save_strategy="no",
-            report_to="none",
-            disable_tqdm=True,
-            dataloader_pin_memory=False,
-        )
-        trainer = Trainer(
-            model=model,
-            args=args,
-            train_dataset=encoded,
-            data_collator=DataCollatorWithPadding(tokenizer),
-        )
-        return trainer.train().metrics["train_samples_per_second"]
+# Today's train stage against the one before the speed work, and against full fine-tuning.
+# "v1" is the train stage as it was: LoRA with dropout 0.1 on every layer, each step running
+# all six layers (its batches: dynamic padding, grouped by length, as now).
+TRAIN_VARIANTS = {
+    "v1": {"lora.top_layers": None, "lora.dropout": 0.1, "train.cache_frozen_layers": False},
+    "default": {},
+    "full fine-tuning": {"peft.method": "full"},
+}
 
 
-def ours(params: Params, label_names: list[str], train: pd.DataFrame, validation: pd.DataFrame) -> tuple[float, float]:
-    """(samples/s, FLOP/s) of the train stage's own code for one epoch."""
+def with_overrides(params: Params, overrides: dict) -> Params:
+    """`params` with dotted keys replaced: `lora.dropout`, `train.epochs`, `peft.method`."""
+    for key, value in overrides.items():
+        section_name, field = key.split(".")
+        if section_name in params.methods:
+            methods = dict(params.methods)
+            methods[section_name] = replace(methods[section_name], **{field: value})
+            params = replace(params, methods=methods)
+        else:
+            params = replace(params, **{section_name: replace(getattr(params, section_name), **{field: value})})
+    return params
+
+
+def timed_training(params: Params, label_names, train, validation) -> dict:
+    """Wall time of `train_model` (tokenizing, any frozen-layer pass, training, validation)."""
     with tempfile.TemporaryDirectory() as log_dir:
+        start = time.perf_counter()
         result = train_model(params, label_names, train, validation, log_dir=Path(log_dir))
-    seconds = result.efficiency["train_time_s"]
-    return result.efficiency["train_samples_per_second"], result.total_flos / seconds
+        seconds = time.perf_counter() - start
+    return {"seconds": seconds, "trainer_seconds": result.efficiency["train_time_s"]}
+
+
+def counted_flops(params: Params, label_names, train, validation) -> float:
+    """The floating-point operations `train_model` actually runs, counted by torch's
+    FlopCounterMode (matmuls and attention, forward and backward), in a separate untimed run."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with tempfile.TemporaryDirectory() as log_dir, FlopCounterMode(display=False) as counter:
+        train_model(params, label_names, train, validation, log_dir=Path(log_dir))
+    return float(counter.get_total_flops())
 
 
 def matmul_flops(dtype: torch.dtype, size: int = 2048, repeats: int = 5) -> float:
@@ -108,58 +112,117 @@ def matmul_flops(dtype: torch.dtype, size: int = 2048, repeats: int = 5) -> floa
     return 2 * size**3 / statistics.median(times)
 
 
-def bench_train(params: Params, rows: int, repeats: int) -> None:
+def bench_train(params: Params, rows: int, repeats: int) -> dict:
     data = params.data
     dataset = load_labelled_splits(data)
     train = stratified_sample(dataset.splits["train"], rows, data.seed)
-    # Evaluation counts in train_runtime: keep it small, but with every class.
-    validation = stratified_sample(dataset.splits["validation"], 32, data.seed, "validation")
-    one_epoch = params_with(params, epochs=1)
-    precision = resolve_precision(params.train.precision)
+    validation = stratified_sample(dataset.splits["validation"], 64, data.seed, "validation")
+    fp32 = with_overrides(params, {"train.precision": "fp32", "train.min_steps": 0})
+    variants = {name: with_overrides(fp32, overrides) for name, overrides in TRAIN_VARIANTS.items()}
+    epochs = fp32.train.epochs
     threads = use_available_cores()
-    print(f"\n## Training throughput: {rows} rows, 1 epoch, batch {params.train.batch_size}, {threads} threads")
+    print(f"\n## Training: {rows} rows, {epochs} epochs, batch {params.train.batch_size}, fp32, {threads} threads")
 
-    variants = {
-        f"seed-style: padding='max_length' ({params.model.max_length} tokens), random order, fp32": dict(
-            pad_to_max=True, group_by_length=False
-        ),
-        "+ dynamic padding (DataCollatorWithPadding), fp32": dict(pad_to_max=False, group_by_length=False),
-        "+ batches grouped by length, fp32": dict(pad_to_max=False, group_by_length=True),
-    }
-    runs: dict[str, list[float]] = {name: [] for name in variants}
-    ours_name = f"train stage (`train_model`): the above + {precision}"
-    runs[ours_name] = []
-    flops = []
+    runs: dict[str, list[dict]] = {name: [] for name in variants}
     for _ in range(repeats):
-        for name, switches in variants.items():
-            runs[name].append(reference_samples_per_second(one_epoch, dataset.label_names, train, **switches))
-        samples_per_second, flops_per_second = ours(one_epoch, dataset.label_names, train, validation)
-        runs[ours_name].append(samples_per_second)
-        flops.append(flops_per_second)
-
-    reference = statistics.median(runs[next(iter(variants))])
-    print("\n| Variant | samples/s (median) | runs | vs seed-style |\n| --- | ---: | --- | ---: |")
-    for name, values in runs.items():
-        print(
-            f"| {name} | {statistics.median(values):.1f} | {', '.join(f'{v:.1f}' for v in values)} | {statistics.median(values) / reference:.2f}x |"
-        )
-    ratio = statistics.median(runs[ours_name]) / reference
-    print(f"\nRATIO train stage / seed-style reference: {ratio:.2f}x (target >= 3x)")
-
+        for name, variant in variants.items():
+            runs[name].append(timed_training(variant, dataset.label_names, train, validation))
+    flops = {name: counted_flops(variant, dataset.label_names, train, validation) for name, variant in variants.items()}
     peak = {"fp32": matmul_flops(torch.float32), "bf16": matmul_flops(torch.bfloat16)}
-    achieved = statistics.median(flops)
-    limit = peak["bf16" if precision == "bf16" else "fp32"]
+
+    figures = {}
+    for name, measured in runs.items():
+        seconds = statistics.median(run["seconds"] for run in measured)
+        figures[name] = {
+            "seconds": round(seconds, 2),
+            "runs_s": [round(run["seconds"], 2) for run in measured],
+            "seconds_per_epoch": round(seconds / epochs, 2),
+            "samples_per_second": round(rows * epochs / seconds, 2),
+            "gflop": round(flops[name] / 1e9, 1),
+            "gflop_per_second": round(flops[name] / seconds / 1e9, 2),
+            "utilisation_fp32": round(flops[name] / seconds / peak["fp32"], 4),
+        }
+    v1, new, full = figures["v1"], figures["default"], figures["full fine-tuning"]
+    print("\n| Variant | wall s (median) | runs | s / epoch | samples/s | GFLOP done | GFLOP/s | of fp32 matmul |")
+    print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |")
+    for name, f in figures.items():
+        print(
+            f"| {name} | {f['seconds']:.1f} | {', '.join(f'{r:.1f}' for r in f['runs_s'])} | {f['seconds_per_epoch']:.1f} "
+            f"| {f['samples_per_second']:.1f} | {f['gflop']:.0f} | {f['gflop_per_second']:.1f} | {f['utilisation_fp32']:.0%} |"
+        )
+    ratios = {
+        "default_time_vs_v1": round(new["seconds"] / v1["seconds"], 3),
+        "default_samples_per_second_vs_full": round(new["samples_per_second"] / full["samples_per_second"], 3),
+        "v1_samples_per_second_vs_full": round(v1["samples_per_second"] / full["samples_per_second"], 3),
+    }
     print(
-        f"\nMeasured matmul: {peak['fp32'] / 1e9:.1f} GFLOP/s fp32, {peak['bf16'] / 1e9:.1f} GFLOP/s bf16 (2048x2048).\n"
-        f"Training achieved {achieved / 1e9:.1f} GFLOP/s (Trainer's count: 6 x non-embedding parameters x tokens) "
-        f"= {achieved / limit:.1%} of the measured {precision} matmul rate."
+        f"\nRATIO default / v1 wall time: {ratios['default_time_vs_v1']:.2f} (target <= 0.40)\n"
+        f"RATIO default LoRA / full fine-tuning samples/s: {ratios['default_samples_per_second_vs_full']:.2f} "
+        f"(target >= 1.3; v1: {ratios['v1_samples_per_second_vs_full']:.2f})\n"
+        f"Measured matmul: {peak['fp32'] / 1e9:.1f} GFLOP/s fp32, {peak['bf16'] / 1e9:.1f} GFLOP/s bf16 (2048x2048)."
     )
+    return {
+        "rows": rows,
+        "epochs": epochs,
+        "precision": "fp32",
+        "threads": threads,
+        "matmul_gflop_per_second": {kind: round(value / 1e9, 1) for kind, value in peak.items()},
+        "variants": figures,
+        "ratios": ratios,
+    }
 
 
-def params_with(params: Params, **train_overrides) -> Params:
-    from dataclasses import replace
+# --------------------------------------------------------------------------- profile
 
-    return replace(params, train=replace(params.train, **train_overrides))
+MATMUL_OPS = {"aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm", "aten::matmul", "aten::linear"}
+ATTENTION_PREFIXES = ("aten::_scaled_dot_product", "aten::scaled_dot_product", "aten::_softmax", "aten::softmax")
+
+
+def step_breakdown(params: Params, label_names, train, validation) -> dict:
+    """Where the time of a training step goes, from torch.profiler over one short epoch: matmul,
+    attention, element-wise and normalisation kernels, the optimizer, data loading, and the rest
+    (Python, the Trainer, autograd bookkeeping), as shares of the profiled wall time."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with tempfile.TemporaryDirectory() as log_dir, profile(activities=[ProfilerActivity.CPU]) as prof:
+        start = time.perf_counter()
+        train_model(params, label_names, train, validation, log_dir=Path(log_dir))
+        wall_us = (time.perf_counter() - start) * 1e6
+    shares = dict.fromkeys(["matmul", "attention", "element-wise", "optimizer", "data loading"], 0.0)
+    for event in prof.key_averages():
+        name = event.key
+        if name.startswith("Optimizer.step"):
+            shares["optimizer"] += event.cpu_time_total
+        elif "DataLoader" in name and "__next__" in name:
+            shares["data loading"] += event.cpu_time_total
+        elif name.startswith("aten::_foreach"):
+            continue  # inside the optimizer step, already counted
+        elif name in MATMUL_OPS:
+            shares["matmul"] += event.self_cpu_time_total
+        elif name.startswith(ATTENTION_PREFIXES):
+            shares["attention"] += event.self_cpu_time_total
+        elif name.startswith("aten::"):
+            shares["element-wise"] += event.self_cpu_time_total
+    # The profiler runs on one thread's clock per op; shares are of the wall time.
+    shares["python, Trainer and other"] = max(0.0, wall_us - sum(shares.values()))
+    return {name: round(value / wall_us, 3) for name, value in shares.items()}
+
+
+def bench_profile(params: Params, rows: int) -> dict:
+    dataset = load_labelled_splits(params.data)
+    train = stratified_sample(dataset.splits["train"], rows, params.data.seed)
+    validation = stratified_sample(dataset.splits["validation"], 32, params.data.seed, "validation")
+    one_epoch = with_overrides(params, {"train.precision": "fp32", "train.min_steps": 0, "train.epochs": 1})
+    use_available_cores()
+    breakdowns = {
+        name: step_breakdown(with_overrides(one_epoch, TRAIN_VARIANTS[name]), dataset.label_names, train, validation)
+        for name in ("v1", "default")
+    }
+    print(f"\n## Where a training step's time goes: {rows} rows, 1 epoch, fp32 (torch.profiler)")
+    print("| Share of wall time | " + " | ".join(breakdowns) + " |\n| --- | " + "---: | " * len(breakdowns))
+    for category in breakdowns["v1"]:
+        print(f"| {category} | " + " | ".join(f"{b[category]:.0%}" for b in breakdowns.values()) + " |")
+    return {"rows": rows, "shares": breakdowns}
 
 
 # --------------------------------------------------------------------------- eval
@@ -176,7 +239,7 @@ def plain_loop_samples_per_second(model, tokenizer, texts: list[str], batch_size
     return len(texts) / (time.perf_counter() - start)
 
 
-def bench_eval(params: Params, repeats: int) -> None:
+def bench_eval(params: Params, repeats: int) -> dict:
     data = params.data
     dataset = load_labelled_splits(data)
     texts = dataset.splits["test"]["text"].tolist()
@@ -200,6 +263,10 @@ def bench_eval(params: Params, repeats: int) -> None:
         f"predict_proba (length-sorted, inference_mode): {statistics.median(ours_rate):.0f} samples/s "
         f"({statistics.median(ours_rate) / statistics.median(plain):.2f}x)"
     )
+    return {
+        "plain_loop_samples_per_second": round(statistics.median(plain), 1),
+        "predict_proba_samples_per_second": round(statistics.median(ours_rate), 1),
+    }
 
 
 # --------------------------------------------------------------------------- dvc
@@ -220,7 +287,7 @@ def alpha_change() -> int:
     return 16 if Params.load().lora.alpha == 32 else 32
 
 
-def bench_dvc(repeats: int) -> None:
+def bench_dvc(repeats: int) -> dict:
     with tempfile.TemporaryDirectory(prefix="loraflow-bench-") as tmp:
         root = Path(tmp) / "project"
         for name in PROJECT_FILES:
@@ -244,23 +311,76 @@ def bench_dvc(repeats: int) -> None:
     print(f"full `dvc repro` from a clean cache: {full:.0f} s")
     print(f"no-op `dvc repro` (median of {repeats}): {noop:.2f} s (target <= 5 s)")
     print(f"`dvc exp run -S {change}`: {experiment:.0f} s = {experiment / full:.0%} of the full repro")
+    return {
+        "full_repro_s": round(full, 1),
+        "noop_repro_s": round(noop, 2),
+        "lora_experiment": change,
+        "lora_experiment_s": round(experiment, 1),
+        "lora_experiment_vs_full": round(experiment / full, 3),
+    }
+
+
+# --------------------------------------------------------------------------- machine
+
+
+def machine() -> dict:
+    """The CPU and what it can do: the model name and the instruction sets that set torch's speed."""
+    flags, model = set(), platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name":
+                model = value.strip()
+            elif key.strip() == "flags":
+                flags = set(value.split())
+    return {
+        "cpu": model,
+        "cpus": os.cpu_count(),
+        "avx2": "avx2" in flags,
+        "avx512f": "avx512f" in flags,
+        "amx": any(flag.startswith("amx") for flag in flags),
+        "torch": torch.__version__,
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "isa_overrides": {
+            key: os.environ[key]
+            for key in ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS")
+            if key in os.environ
+        },
+    }
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", nargs="+", choices=["train", "eval", "dvc"], default=["train", "eval", "dvc"])
-    parser.add_argument("--rows", type=int, default=384, help="training rows per throughput run (default 384)")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=["train", "profile", "eval", "dvc"],
+        default=["train", "profile", "eval", "dvc"],
+    )
+    parser.add_argument("--rows", type=int, default=1024, help="training rows per training run (default 1024)")
     parser.add_argument("--repeats", type=int, default=3, help="runs per variant; the median is reported (default 3)")
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=RESULTS_FILE,
+        help=f"where to write the figures (default {RESULTS_FILE.relative_to(PROJECT_ROOT)})",
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     params = Params.load()
-    print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, CUDA: {torch.cuda.is_available()}")
+    results = {"machine": machine()}
+    print(json.dumps(results["machine"]))
     if "train" in args.only:
-        bench_train(params, args.rows, args.repeats)
+        results["train"] = bench_train(params, args.rows, args.repeats)
+    if "profile" in args.only:
+        results["profile"] = bench_profile(params, 320)
     if "eval" in args.only:
-        bench_eval(params, args.repeats)
+        results["eval"] = bench_eval(params, args.repeats)
     if "dvc" in args.only:
-        bench_dvc(args.repeats)
+        results["dvc"] = bench_dvc(args.repeats)
+    args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    print(f"\nwrote {args.json}")
 
 
 if __name__ == "__main__":

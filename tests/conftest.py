@@ -48,7 +48,7 @@ def shrink(params: dict, emotion_dir: Path) -> dict:
     params["data"]["mirrors"] = []
     params["data"]["sample_size"] = {"train": 48, "validation": 24, "test": 24}
     params["model"]["max_length"] = 32
-    params["train"].update(epochs=1, batch_size=8)
+    params["train"].update(epochs=1, min_steps=0, batch_size=8, min_warmup_steps=0)
     params["lora"].update(r=8, alpha=16, learning_rate=0.005)  # so that the README's `-S lora.alpha=32` is a change
     params["eval"]["batch_size"] = 16
     return params

@@ -33,7 +33,7 @@ def tiny_params(model_dir, method: str, **section) -> Params:
     raw["model"].update(name=str(model_dir), max_length=32)
     raw["peft"]["method"] = method
     # One step at the full rate: with warm-up, the first step's rate would be 0 and change nothing.
-    raw["train"].update(epochs=1, batch_size=8, precision="fp32", warmup_ratio=0.0)
+    raw["train"].update(epochs=1, min_steps=0, batch_size=8, precision="fp32", warmup_ratio=0.0, min_warmup_steps=0)
     raw["prompt_tuning"]["num_virtual_tokens"] = 4
     raw["prefix_tuning"]["num_virtual_tokens"] = 4
     raw[method].update(section)

@@ -126,7 +126,7 @@ def test_stage_exits_1_with_the_message_and_writes_nothing(tmp_path, raw_params)
     assert result.stderr.strip().splitlines()[-1] == (
         "error: params.yaml: unknown key 'lora.alpah'. Did you mean 'lora.alpha'? "
         "Allowed keys here: lora.learning_rate, lora.r, lora.alpha, lora.dropout, lora.target_modules, "
-        "lora.use_dora, lora.use_rslora."
+        "lora.use_dora, lora.use_rslora, lora.top_layers."
     )
     after = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if "__pycache__" not in p.parts)
     assert after == before

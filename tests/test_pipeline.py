@@ -203,36 +203,52 @@ def test_forced_rerun_gives_identical_metrics(project, reproduced):
     assert scores(project) == first
 
 
+LONG_EPOCHS = 30  # 30 x 6 steps: the signal lands while training has many seconds left
+
+
 @pytest.mark.parametrize("signal_number", [signal.SIGKILL, signal.SIGINT], ids=["kill-9", "ctrl-c"])
 def test_killed_train_is_not_accepted_and_a_rerun_completes_with_the_same_metrics(project, reproduced, signal_number):
+    """The kill must land while train runs, on a slow machine too: a 6-step run can finish between
+    the progress line the test reads and the signal, so train runs 180 steps here and is killed at
+    its first ones; params.yaml is put back before the rerun that must match."""
     uninterrupted = scores(project)
+    params_file = project / "params.yaml"
+    original = params_file.read_text()
+    params = yaml.safe_load(original)
+    params["train"]["epochs"] = LONG_EPOCHS
+    params_file.write_text(yaml.safe_dump(params, sort_keys=False))
     env = os.environ | {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", "HF_HUB_OFFLINE": "1"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "dvc", "repro", "--force", "--single-item", "train"],
-        cwd=project,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    for line in process.stdout:  # text mode splits tqdm's \r updates into lines too
-        if re.search(r"\b[0-5]/6 \[", line):  # the Trainer's bar, 6 steps: mid-training
-            break
-    else:
-        pytest.fail("the train stage ended before the Trainer showed a step")
-    os.killpg(process.pid, signal_number)  # the whole group, as a terminal's Ctrl-C does
-    process.communicate()
-    assert process.returncode != 0
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "dvc", "repro", "--single-item", "train"],
+            cwd=project,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        steps = LONG_EPOCHS * 6
+        for line in process.stdout:  # text mode splits tqdm's \r updates into lines too
+            if re.search(rf"\b[1-5]/{steps} \[", line):  # the Trainer's bar, a step or more in
+                break
+        else:
+            pytest.fail("the train stage ended before the Trainer showed a step")
+        os.killpg(process.pid, signal_number)  # the whole group, as a terminal's Ctrl-C does
+        process.communicate()
+        assert process.returncode != 0
+    finally:
+        params_file.write_text(original)
 
     status = dvc_json("status", cwd=project)
-    assert "train" in status, f"after kill -9, dvc status accepts train as current: {status}"
+    assert "train" in status, f"after the kill, dvc status accepts train as current: {status}"
     dvc("repro", cwd=project)
     assert scores(project) == uninterrupted
     assert dvc_json("status", cwd=project) == {}
 
 
 def test_another_methods_knob_reruns_nothing(project, reproduced):
+    dvc("repro", cwd=project)  # up to date whatever the tests before left
     params_file = project / "params.yaml"
     original = params_file.read_text()
     params = yaml.safe_load(original)

@@ -76,6 +76,9 @@ def test_report_tables_show_every_model_the_changes_and_how_sure(evaluations):
             "parameters": {"trainable": 1000, "total": 100000, "trainable_percent": 1.0},
             "artefact_size_mb": 0.5,
             "peak_rss_mb": 2345.6,
+            "epochs": 3,
+            "optimizer_steps": 30,
+            "warmup_steps": 15,
             "train_time_s": 12.3,
             "train_samples_per_second": 40.0,
             "validation": {"accuracy": 0.7, "macro_f1": 0.6},
@@ -99,6 +102,24 @@ def test_report_tables_show_every_model_the_changes_and_how_sure(evaluations):
     for figure in ("figures/c.png", "figures/t.png", "figures/f.png"):
         assert f"({figure})" in report
     assert "```yaml\nmodel:\n  name: some/model" in report
+    assert "| Epochs (optimizer steps, warm-up steps) | 3 (30, 15) |" in report
+    # Fine-tuned and TF-IDF + LR differ on 2 rows: the report says so before any table.
+    opening = report.split("## Test set")[0]
+    assert "**The fine-tuned model is not significantly better than TF-IDF + logistic regression**" in opening
+    assert "collapsed" not in opening
+
+
+def test_report_opens_with_a_collapse_and_a_loss_to_tfidf():
+    from src.presentation.markdown import warnings
+
+    collapse = {"collapsed": True, "reason": "it predicts 'ham' for 100% of the validation rows", "fix": "lower it"}
+    lost = {"a_only_right": 10, "b_only_right": 60, "p_value": 1e-9, "exact": 0}
+    collapsed, beaten = warnings({"collapse": collapse}, lost, alpha=0.05)
+    assert collapsed.startswith("> **Warning: training collapsed.** On validation, it predicts 'ham' for 100%")
+    assert collapsed.endswith("Likely fix: lower it.")
+    assert beaten.startswith("> **TF-IDF + logistic regression beats the fine-tuned model**")
+    won = {"a_only_right": 60, "b_only_right": 10, "p_value": 1e-9, "exact": 0}
+    assert warnings({"collapse": {"collapsed": False}}, won, alpha=0.05) == []
 
 
 def test_readme_methods_table_is_the_registrys():

@@ -19,6 +19,7 @@ import yaml
 from src.core.errors import ParamsError
 from src.core.paths import PARAMS_FILE, SPLITS
 from src.core.rules import (
+    boolean,
     check_keys,
     load_section,
     number,
@@ -84,9 +85,13 @@ class TrainParams:
     """params.yaml `train`: the optimisation every method shares (each has its own learning rate)."""
 
     epochs: int = rule(whole(minimum=1))
+    min_steps: int = rule(whole(minimum=0))  # small data trains more epochs until this many optimizer steps
     batch_size: int = rule(whole(minimum=1))
+    cache_frozen_layers: bool = rule(boolean)  # run layers with nothing to train once per text, not per step
+    group_by_length: bool = rule(boolean)  # batches of similar lengths: less padding, but see params.yaml
     weight_decay: float = rule(number(at_least=0))
     warmup_ratio: float = rule(number(at_least=0, below=1))
+    min_warmup_steps: int = rule(whole(minimum=0))  # a floor under warmup_ratio for short runs
     seed: int = rule(whole(minimum=0))
     precision: str = rule(one_of(*PRECISIONS))  # auto is bf16 where the hardware runs it fast
     launcher: str = rule(one_of(*LAUNCHERS))  # how the train stage starts its processes

@@ -70,12 +70,28 @@ class LoraParams:
     target_modules: str | list[str] = rule(module_names("auto", "all-linear"))
     use_dora: bool = rule(boolean)  # weight-decomposed LoRA (DoRA)
     use_rslora: bool = rule(boolean)  # rank-stabilised scaling: alpha / sqrt(r) instead of alpha / r
+    # Only the top N encoder layers get adapters, so the backward pass stops below them.
+    top_layers: int | None = rule(whole(minimum=1, nullable=True))
+
+
+def top_layer_indices(classifier, top_layers: int | None) -> list[int] | None:
+    """The indices of the top `top_layers` layers of the encoder; None for every layer."""
+    if top_layers is None:
+        return None
+    count = classifier.config.num_hidden_layers
+    if top_layers > count:
+        raise ParamsError(
+            f"params.yaml: lora.top_layers is {top_layers}, but the model has {count} layers; "
+            f"use a number from 1 to {count}, or null for every layer."
+        )
+    return list(range(count - top_layers, count))
 
 
 def _lora_config(classifier, section: LoraParams, head: list[str]):
     from peft import LoraConfig, TaskType
 
     return LoraConfig(
+        layers_to_transform=top_layer_indices(classifier, section.top_layers),
         r=section.r,
         lora_alpha=section.alpha,
         lora_dropout=section.dropout,

@@ -68,6 +68,7 @@ def render_report(
     tests = significance["mcnemar"]
     sections = [
         "# Fine-tuning report",
+        *warnings(training, tests["finetuned_vs_classical"], alpha),
         (
             f"Fine-tuning ({method}) of `{params['model']['name']}` on `{params['data']['dataset']}` took test "
             f"accuracy from **{base['accuracy']:.4f}** (untuned) to **{tuned['accuracy']:.4f}** "
@@ -144,6 +145,10 @@ def render_report(
                 ],
                 ["Method", method],
                 ["Saved weights on disk", f"{training['artefact_size_mb']:.2f} MB"],
+                [
+                    "Epochs (optimizer steps, warm-up steps)",
+                    f"{training['epochs']} ({training['optimizer_steps']:,}, {training['warmup_steps']:,})",
+                ],
                 ["Training time", f"{training['train_time_s']:.1f} s"],
                 ["Training throughput", f"{training['train_samples_per_second']:.1f} samples/s"],
                 ["Peak memory of the train stage (RSS)", f"{training['peak_rss_mb']:,.0f} MB"],
@@ -178,6 +183,30 @@ def render_report(
         "```yaml\n" + yaml.safe_dump(params, sort_keys=False).rstrip() + "\n```",
     ]
     return "\n\n".join(sections) + "\n"
+
+
+def warnings(training: dict, against_classical: dict, alpha: float) -> list[str]:
+    """What must be read before the scores: a collapsed training run, and a fine-tuned model that
+    does not beat TF-IDF + LR."""
+    notes = []
+    collapse = training.get("collapse") or {}
+    if collapse.get("collapsed"):
+        notes.append(
+            f"> **Warning: training collapsed.** On validation, {collapse['reason']}: the fine-tuned model "
+            f"is a near-constant classifier. Likely fix: {collapse['fix']}."
+        )
+    tuned_ahead = against_classical["a_only_right"] > against_classical["b_only_right"]
+    if against_classical["p_value"] < alpha and not tuned_ahead:
+        notes.append(
+            "> **TF-IDF + logistic regression beats the fine-tuned model** on these test rows "
+            f"({_p(against_classical['p_value'])}): fine-tuning did not pay for itself here."
+        )
+    elif against_classical["p_value"] >= alpha:
+        notes.append(
+            "> **The fine-tuned model is not significantly better than TF-IDF + logistic regression** "
+            f"on these test rows ({_p(against_classical['p_value'])}): word counts do as well here."
+        )
+    return notes
 
 
 DROP_TITLES = {"null_label": "no label", "unlabelled": "unlabelled", "empty_text": "empty text"}

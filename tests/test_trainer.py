@@ -1,0 +1,58 @@
+"""How long training runs: `Schedule.plan` from params.yaml's train section and the row count."""
+
+import yaml
+
+from src.core.params import Params
+from src.core.paths import PARAMS_FILE
+from src.model.trainer import Schedule
+
+
+def train_section(**overrides):
+    raw = yaml.safe_load(PARAMS_FILE.read_text())
+    raw["train"].update(overrides)
+    return Params.from_dict(raw).train
+
+
+def test_a_large_set_keeps_its_epochs_and_warms_up_by_ratio():
+    # The default emotion run: 16,000 rows, batch 32, 2 epochs, 6% warm-up.
+    schedule = Schedule.plan(train_section(epochs=2, min_steps=600, warmup_ratio=0.06, min_warmup_steps=50), 16000)
+    assert (schedule.epochs, schedule.steps_per_epoch, schedule.steps, schedule.warmup_steps) == (2, 500, 1000, 60)
+
+
+def test_a_small_set_trains_more_epochs_to_reach_min_steps():
+    schedule = Schedule.plan(train_section(epochs=2, min_steps=600, batch_size=32), 2000)
+    assert schedule.steps_per_epoch == 63
+    assert schedule.epochs == 10 and schedule.steps == 630  # whole epochs: the first to pass 600
+
+
+def test_warm_up_has_a_floor_but_never_more_than_half_the_run():
+    section = train_section(epochs=1, min_steps=0, batch_size=32, warmup_ratio=0.06, min_warmup_steps=50)
+    assert Schedule.plan(section, 3200).warmup_steps == 50  # 6% of 100 steps would be 6
+    assert Schedule.plan(section, 640).warmup_steps == 10  # 20 steps: half of them
+
+
+def test_processes_share_the_rows():
+    section = train_section(epochs=1, min_steps=0, batch_size=32)
+    assert Schedule.plan(section, 6400, processes=2).steps_per_epoch == 100
+
+
+def test_length_buckets_pad_like_the_trainers_grouping_but_come_in_random_order():
+    from src.model.trainer import LengthBucketSampler
+
+    # Long rows are one class and short rows the other, as spam and ham are.
+    lengths = [40 + i % 7 if i % 5 == 0 else 10 + i % 7 for i in range(2000)]
+    sampler = LengthBucketSampler(lengths, batch_size=32, seed=42)
+    order = list(sampler)
+    assert sorted(order) == list(range(2000))  # every row once an epoch
+    batches = [order[i : i + 32] for i in range(0, 2000, 32)]
+    long_batch = [any(lengths[i] >= 40 for i in batch) for batch in batches]
+    # Within a batch, lengths are alike: a batch holding a long row holds no short one, mostly.
+    mixed = sum(any(lengths[i] >= 40 for i in b) and any(lengths[i] < 40 for i in b) for b in batches)
+    assert mixed <= len(batches) // 10
+    # The long batches are spread through the epoch, not bunched as the Trainer's windows put them.
+    positions = [i for i, is_long in enumerate(long_batch) if is_long]
+    longest_run = max(len(run) for run in "".join("L" if x else "." for x in long_batch).split("."))
+    assert longest_run <= 4 and positions[0] < len(batches) // 2 < positions[-1]
+    # Another epoch, another order; the same seed, the same orders.
+    assert list(sampler) != order
+    assert list(LengthBucketSampler(lengths, batch_size=32, seed=42)) == order
