@@ -85,7 +85,9 @@ def timed_training(params: Params, label_names, train, validation) -> dict:
     """Wall time of `train_model` (tokenizing, any frozen-layer pass, training, validation)."""
     with tempfile.TemporaryDirectory() as log_dir:
         start = time.perf_counter()
-        result = train_model(params, label_names, train, validation, log_dir=Path(log_dir))
+        result = train_model(
+            params, label_names, train, validation, log_dir=Path(log_dir), checkpoint_root=Path(log_dir) / "checkpoints"
+        )
         seconds = time.perf_counter() - start
     return {"seconds": seconds, "trainer_seconds": result.efficiency["train_time_s"]}
 
@@ -96,7 +98,9 @@ def counted_flops(params: Params, label_names, train, validation) -> float:
     from torch.utils.flop_counter import FlopCounterMode
 
     with tempfile.TemporaryDirectory() as log_dir, FlopCounterMode(display=False) as counter:
-        train_model(params, label_names, train, validation, log_dir=Path(log_dir))
+        train_model(
+            params, label_names, train, validation, log_dir=Path(log_dir), checkpoint_root=Path(log_dir) / "checkpoints"
+        )
     return float(counter.get_total_flops())
 
 
@@ -193,7 +197,9 @@ def step_breakdown(params: Params, label_names, train, validation) -> dict:
 
     with tempfile.TemporaryDirectory() as log_dir, profile(activities=[ProfilerActivity.CPU]) as prof:
         start = time.perf_counter()
-        train_model(params, label_names, train, validation, log_dir=Path(log_dir))
+        train_model(
+            params, label_names, train, validation, log_dir=Path(log_dir), checkpoint_root=Path(log_dir) / "checkpoints"
+        )
         wall_us = (time.perf_counter() - start) * 1e6
     shares = dict.fromkeys(["matmul", "attention", "element-wise", "optimizer", "data loading"], 0.0)
     for event in prof.key_averages():

@@ -29,7 +29,7 @@ def baseline() -> None:
     probabilities = predict_proba(
         model, tokenizer, texts, params.eval.batch_size, params.model.max_length, desc="baseline: test", pairs=pairs
     )
-    evaluation = evaluate_probabilities(test, probabilities, label_names)
+    evaluation = evaluate_probabilities(test, probabilities, label_names, params.eval.calibration_bins)
     write_evaluation("baseline", evaluation)
     log.info(
         "untuned model: accuracy %.4f, macro-F1 %.4f", evaluation.metrics["accuracy"], evaluation.metrics["macro_f1"]

@@ -25,7 +25,7 @@ def classical() -> None:
     # A text pair is one bag of words here: TF-IDF has no notion of which text a word came from.
     model = fit_tfidf_logreg(texts_of(train), train["label"], params.classical)
     probabilities = class_probabilities(model, texts_of(test).tolist(), len(label_names))
-    evaluation = evaluate_probabilities(test, probabilities, label_names)
+    evaluation = evaluate_probabilities(test, probabilities, label_names, params.eval.calibration_bins)
     write_evaluation("classical", evaluation)
     log.info(
         "TF-IDF + logistic regression: accuracy %.4f, macro-F1 %.4f",

@@ -3,8 +3,10 @@
 The result in models/finetuned/ is reloaded as a user would (src/model/finetuned.py): for a peft
 method the base model named in its method.json, then `PeftModel.from_pretrained`; for head_only
 the base model and the saved head; for full the saved model itself. Reads param
-`eval.batch_size` (the model, method and max_length come from method.json). Writes
-metrics/finetuned.json, plots/finetuned/confusion.csv and data/predictions/finetuned.csv.
+`eval.batch_size` and `eval.calibration_bins` (the model, method, max_length and the temperature
+fitted on validation come from method.json). The probabilities are softmax(logits / temperature);
+the metrics give the calibration before and after scaling. Writes metrics/finetuned.json,
+plots/finetuned/{confusion,calibration}.csv and data/predictions/finetuned.csv.
 
     python -m src.evaluate       # or: dvc repro evaluate
 """
@@ -17,7 +19,8 @@ from src.core.params import Params
 from src.core.paths import FINETUNED_DIR
 from src.data.prepared import read_label_names, read_prepared, text_inputs
 from src.model.finetuned import load_result
-from src.model.inference import predict_proba
+from src.model.inference import predict_logits
+from src.scoring.calibration import scaled_probabilities
 from src.scoring.predictions import evaluate_probabilities, write_evaluation
 
 log = logging.getLogger("evaluate")
@@ -34,7 +37,7 @@ def evaluate() -> None:
         )
     test = read_prepared("test")
     texts, pairs = text_inputs(test)
-    probabilities = predict_proba(
+    logits = predict_logits(
         model,
         tokenizer,
         texts,
@@ -43,13 +46,24 @@ def evaluate() -> None:
         desc="finetuned: test",
         pairs=pairs,
     )
-    evaluation = evaluate_probabilities(test, probabilities, label_names)
+    temperature = manifest.get("temperature", 1.0)  # results saved before calibration have none
+    evaluation = evaluate_probabilities(
+        test,
+        scaled_probabilities(logits, temperature),
+        label_names,
+        params.eval.calibration_bins,
+        unscaled=scaled_probabilities(logits),
+        temperature=temperature,
+    )
     write_evaluation("finetuned", evaluation)
     log.info(
-        "fine-tuned model (%s): accuracy %.4f, macro-F1 %.4f",
+        "fine-tuned model (%s): accuracy %.4f, macro-F1 %.4f; ECE %.4f at temperature %.3f (%.4f unscaled)",
         manifest["method"],
         evaluation.metrics["accuracy"],
         evaluation.metrics["macro_f1"],
+        evaluation.metrics["calibration"]["ece"],
+        temperature,
+        evaluation.metrics["calibration"]["ece_unscaled"],
     )
 
 

@@ -3,7 +3,8 @@
 Texts come from the arguments, from a .jsonl, .csv, .tsv or .parquet file (`--file`, column
 `--column`), or one per line on stdin. A model trained on text pairs takes two columns
 (`--column premise --column hypothesis`), or the two texts split by a tab. Prints each text's
-label and class probabilities, as a table or as JSON lines.
+label and class probabilities (calibrated by the temperature fitted on validation), as a table
+or as JSON lines.
 
     python -m src.predict "i feel wonderful today" "this is so unfair"
     python -m src.predict --file tweets.csv --column tweet --json > predictions.jsonl
@@ -116,7 +117,13 @@ def predict(args: argparse.Namespace) -> None:
     texts, pairs = read_texts(args, manifest.get("text_pair", False))
     model, tokenizer, manifest = load_result(args.model_dir)
     probabilities = predict_proba(
-        model, tokenizer, texts, args.batch_size, manifest["model"]["max_length"], pairs=pairs
+        model,
+        tokenizer,
+        texts,
+        args.batch_size,
+        manifest["model"]["max_length"],
+        pairs=pairs,
+        temperature=manifest.get("temperature", 1.0),
     )
     if args.json:
         print(format_json_lines(texts, manifest["label_names"], probabilities, pairs))

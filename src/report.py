@@ -4,8 +4,9 @@ confidence intervals and paired tests in metrics/significance.json.
 Reads the metrics of every earlier stage, the confusion files (one actual/predicted row per test
 text, in the same order for every model), the training curves, the label names and the params
 of this run (every section but the other methods', shown in the report). Writes markdown that
-renders on GitHub and three matplotlib PNGs: the confusion matrices side by side, the training
-curves and per-class F1.
+renders on GitHub, four matplotlib PNGs (the confusion matrices side by side, the training
+curves with the epoch kept, per-class F1 and the reliability diagrams) and reports/errors.csv,
+every test text the fine-tuned model got wrong, most frequent confusions and surest mistakes first.
 
     python -m src.report         # or: dvc repro report
 """
@@ -26,12 +27,20 @@ from src.core.paths import (
     SIGNIFICANCE_FILE,
     TRAIN_METRICS_FILE,
     TRAINING_CURVE_FILES,
+    calibration_file,
     confusion_file,
     evaluation_metrics_file,
+    predictions_file,
 )
 from src.data.prepared import read_label_names
-from src.presentation.figures import plot_confusion_matrices, plot_per_class_f1, plot_training_curves
+from src.presentation.figures import (
+    plot_confusion_matrices,
+    plot_per_class_f1,
+    plot_reliability,
+    plot_training_curves,
+)
 from src.presentation.markdown import render_report
+from src.scoring.errors import error_table
 from src.scoring.significance import compare_evaluations
 
 log = logging.getLogger("report")
@@ -40,7 +49,10 @@ FIGURES = {
     "confusion": FIGURES_DIR / "confusion_matrices.png",
     "curves": FIGURES_DIR / "training_curves.png",
     "per_class_f1": FIGURES_DIR / "per_class_f1.png",
+    "reliability": FIGURES_DIR / "reliability.png",
 }
+# Every wrong test prediction of the fine-tuned model, most frequent confusions first.
+ERRORS_FILE = REPORT_DIR / "errors.csv"
 # The fine-tuned model against each cheaper alternative, on the same test rows.
 PAIRS = [("finetuned", "baseline"), ("finetuned", "classical")]
 
@@ -52,23 +64,33 @@ def report() -> None:
     # As text: label names such as "0" and "1" must stay names, not become numbers.
     confusions = {name: pd.read_csv(confusion_file(name), keep_default_na=False, dtype=str) for name in EVALUATIONS}
     curves = {name: pd.read_csv(path, sep="\t") for name, path in TRAINING_CURVE_FILES.items() if path.is_file()}
+    reliability = {name: pd.read_csv(calibration_file(name)) for name in EVALUATIONS}
+    predictions = pd.read_csv(
+        predictions_file("finetuned"), keep_default_na=False, dtype={"text": str, "actual": str, "predicted": str}
+    )
+    errors = error_table(predictions)
+    training = read_json(TRAIN_METRICS_FILE)
     stats = params.stats
     significance = compare_evaluations(
         confusions, label_names, PAIRS, stats.bootstrap_resamples, stats.confidence, stats.seed
     )
 
     plot_confusion_matrices(confusions, label_names, FIGURES["confusion"])
-    plot_training_curves(curves, FIGURES["curves"])
+    plot_training_curves(curves, FIGURES["curves"], kept_step=training["kept"]["step"])
     plot_per_class_f1(evaluations, label_names, FIGURES["per_class_f1"])
+    plot_reliability(reliability, FIGURES["reliability"])
     markdown = render_report(
         params=params.of_this_run(),
         data_summary=read_json(DATA_SUMMARY_FILE),
         evaluations=evaluations,
         significance=significance,
-        training=read_json(TRAIN_METRICS_FILE),
+        training=training,
+        errors=errors,
         label_names=label_names,
         figures={key: path.relative_to(REPORT_DIR).as_posix() for key, path in FIGURES.items()},
     )
+    with atomic_file(ERRORS_FILE) as tmp:
+        errors.to_csv(tmp, index=False)
     with atomic_file(REPORT_FILE) as tmp:
         tmp.write_text(markdown, encoding="utf-8")
     write_json(SIGNIFICANCE_FILE, significance)

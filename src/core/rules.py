@@ -146,6 +146,15 @@ def per_key(keys: tuple[str, ...], value_rule: Rule, allowed: str) -> Rule:
     return check
 
 
+def section(section_cls: type) -> Rule:
+    """A nested section of keys, checked as its dataclass `section_cls` says."""
+
+    def check(key: str, value: Any) -> Any:
+        return load_section(section_cls, key, value)
+
+    return check
+
+
 def rule(check: Rule):
     """A section field that `check` validates."""
     return field(metadata={"rule": check})

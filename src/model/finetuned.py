@@ -57,10 +57,14 @@ def save_result(
     label_names: list[str],
     out_dir: Path,
     text_pair: bool = False,
+    temperature: float = 1.0,
+    training: dict | None = None,
 ) -> None:
     """Write the trained weights (safetensors), tokenizer and manifest to `out_dir`, all or nothing.
 
-    The manifest says whether the model reads text pairs, so predict asks for two texts."""
+    The manifest says whether the model reads text pairs, so predict asks for two texts, and
+    holds the temperature fitted on validation, which evaluate, predict and export divide the
+    logits by, and `training` (dataset and params), which the model card shows."""
     with atomic_dir(out_dir) as tmp:
         if METHODS[method].saves == "head":
             head = head_modules(model)
@@ -70,9 +74,11 @@ def save_result(
             model.save_pretrained(tmp, safe_serialization=True)
             (tmp / "README.md").unlink(missing_ok=True)  # peft's empty model card; nothing reads it
         tokenizer.save_pretrained(tmp)
-        manifest = {"method": method, "model": asdict(base), "label_names": label_names}
+        manifest = {"method": method, "model": asdict(base), "label_names": label_names, "temperature": temperature}
         if text_pair:
             manifest["text_pair"] = True
+        if training:
+            manifest["training"] = training
         write_json(tmp / MANIFEST_FILENAME, manifest)
 
 
@@ -131,6 +137,21 @@ def _load_head(classifier: PreTrainedModel, path: Path) -> None:
     if set(state) != expected:
         raise ValueError(f"{path.name} holds {sorted(state)}, but the model's head is {sorted(expected)}")
     classifier.load_state_dict(state, strict=False)
+
+
+def fold_temperature(model: PreTrainedModel, temperature: float) -> None:
+    """Divide the head's output layer by `temperature`, so the plain model's softmax gives the
+    calibrated probabilities that predict gives, without knowing about the temperature."""
+    head = model.get_submodule(head_modules(model)[-1])
+    outputs = [
+        m for m in head.modules() if isinstance(m, torch.nn.Linear) and m.out_features == model.config.num_labels
+    ]
+    if not outputs:
+        raise ModelError(f"Found no output layer of {model.config.num_labels} classes in the head to calibrate.")
+    with torch.no_grad():
+        outputs[-1].weight /= temperature
+        if outputs[-1].bias is not None:
+            outputs[-1].bias /= temperature
 
 
 def merged_model(model: torch.nn.Module, method: str) -> PreTrainedModel:

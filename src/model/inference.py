@@ -11,7 +11,14 @@ from tqdm.auto import tqdm
 from src.model.devices import best_device, use_available_cores
 
 
-def predict_proba(
+def predict_proba(*args, temperature: float = 1.0, **kwargs) -> np.ndarray:
+    """Class probabilities, softmax(logits / temperature), one row per text; arguments as
+    `predict_logits`. A fine-tuned result's temperature is in its method.json."""
+    logits = predict_logits(*args, **kwargs)
+    return torch.softmax(torch.from_numpy(logits) / temperature, dim=-1).numpy()
+
+
+def predict_logits(
     model: torch.nn.Module,
     tokenizer,
     texts: Sequence[str],
@@ -21,7 +28,7 @@ def predict_proba(
     device: torch.device | None = None,
     pairs: Sequence[str] | None = None,
 ) -> np.ndarray:
-    """Class probabilities, one row per text (or pair, with `pairs` the second texts), in the order
+    """Class logits, one row per text (or pair, with `pairs` the second texts), in the order
     of `texts`, on `device` (default: the best one here) with one CPU thread per granted core.
 
     Texts are batched in order of token length so each batch pads to little more than its own
@@ -33,7 +40,7 @@ def predict_proba(
     use_available_cores()
     device = device or best_device()
     model.to(device).eval()
-    probabilities = np.empty((len(texts), model.config.num_labels), dtype=np.float32)
+    logits = np.empty((len(texts), model.config.num_labels), dtype=np.float32)
     with torch.inference_mode():
         for start in tqdm(range(0, len(texts), batch_size), desc=desc, unit="batch"):
             rows = order[start : start + batch_size]
@@ -41,6 +48,5 @@ def predict_proba(
                 {key: [values[i] for i in rows] for key, values in encoded.items()},
                 return_tensors="pt",
             ).to(device)
-            logits = model(**batch).logits
-            probabilities[rows] = torch.softmax(logits.float(), dim=-1).cpu().numpy()
-    return probabilities
+            logits[rows] = model(**batch).logits.float().cpu().numpy()
+    return logits

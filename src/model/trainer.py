@@ -13,7 +13,6 @@ import math
 import os
 import resource
 import sys
-import tempfile
 import time
 import warnings
 from dataclasses import dataclass
@@ -24,15 +23,18 @@ import pandas as pd
 import torch
 from datasets import Dataset
 from dvclive import Live
-from transformers import DataCollatorWithPadding, Trainer, TrainingArguments, set_seed
+from transformers import DataCollatorWithPadding, EarlyStoppingCallback, Trainer, TrainingArguments, set_seed
 from transformers.integrations import DVCLiveCallback
 
 from src.core.params import Params, TrainParams
-from src.core.paths import TRAINING_LOG_DIR
+from src.core.paths import CHECKPOINTS_DIR, TRAINING_LOG_DIR
+from src.model.checkpoints import Checkpoints, run_key
+from src.model.class_balance import WeightedCrossEntropy, class_weights
 from src.model.devices import resolve_precision, trainer_precision_args, use_available_cores
 from src.model.finetuned import adapt
 from src.model.frozen_prefix import ROW_COLUMN, PrefixCache, frozen_layers, matches_whole_model
 from src.model.pretrained import count_parameters, load_classifier, load_tokenizer
+from src.scoring.calibration import fit_temperature
 from src.scoring.metrics import collapse_check, trainer_metrics
 
 # peft 0.21 calls a transformers 5 API that now warns of its own deprecation; nothing for users to do.
@@ -55,6 +57,15 @@ class StepAlignedDVCLiveCallback(DVCLiveCallback):
         if self.live is not None:
             self.live.step = state.global_step
         super().on_log(args, state, control, model=model, logs=logs, **kwargs)
+
+    def on_train_begin(self, args, state, control, model=None, **kwargs):
+        super().on_train_begin(args, state, control, model=model, **kwargs)
+        # DVC cleared plots/training before rerunning the stage: a run resumed from a checkpoint
+        # writes the curves of the steps before it again, from the checkpoint's log.
+        if self.live is not None and state.global_step:
+            for entry in state.log_history:
+                self.live.step = entry["step"]
+                DVCLiveCallback.on_log(self, args, state, control, logs={k: v for k, v in entry.items() if k != "step"})
 
 
 class LengthBucketSampler(torch.utils.data.Sampler):
@@ -135,18 +146,35 @@ class Schedule:
 
 
 class ValidationScores:
-    """The Trainer's `compute_metrics`: accuracy and macro-F1 per epoch, keeping the last
-    epoch's predictions so the collapse check needs no extra pass over validation."""
+    """The Trainer's `compute_metrics`: accuracy and macro-F1 per epoch. It keeps each epoch's
+    labels and logits by optimizer step, so the collapse check and the temperature fit on the
+    epoch kept need no extra pass over validation."""
 
     def __init__(self):
-        self.last: tuple[np.ndarray, np.ndarray] | None = None
+        self.trainer: Trainer | None = None  # set once the Trainer exists, for its step count
+        self.by_step: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def __call__(self, eval_prediction) -> dict[str, float]:
-        self.last = (
-            np.asarray(eval_prediction.label_ids),
-            np.asarray(eval_prediction.predictions).argmax(axis=-1),
-        )
+        step = self.trainer.state.global_step
+        self.by_step[step] = (np.asarray(eval_prediction.label_ids), np.asarray(eval_prediction.predictions))
         return trainer_metrics(eval_prediction)
+
+    def at(self, step: int, trainer: Trainer, validation_set: Dataset) -> tuple[np.ndarray, np.ndarray]:
+        """(labels, logits) of the model as of `step`; an epoch scored before a resume is scored again."""
+        if step not in self.by_step:
+            output = trainer.predict(validation_set)
+            self.by_step[step] = (np.asarray(output.label_ids), np.asarray(output.predictions))
+        return self.by_step[step]
+
+
+def stop_reason(trainer: Trainer, planned_epochs: int, early_stopping) -> str:
+    epochs_run = round(trainer.state.epoch or 0)
+    if epochs_run < planned_epochs:
+        return (
+            f"early stopping: validation {early_stopping.metric} did not improve for "
+            f"{early_stopping.patience} epoch(s), after epoch {epochs_run} of {planned_epochs}"
+        )
+    return f"ran all {planned_epochs} epochs"
 
 
 @dataclass
@@ -155,7 +183,9 @@ class TrainingResult:
     tokenizer: object
     is_main_process: bool  # False in all but one process of a multi-GPU run; only that one saves
     efficiency: dict  # trainable parameters, schedule, time, throughput, last validation scores
-    collapse: dict  # collapse_check on the last validation pass
+    collapse: dict  # collapse_check on the validation pass of the epoch kept
+    temperature: float  # fitted on validation: softmax(logits / temperature) is calibrated
+    checkpoints: Checkpoints  # removed by the train stage once the result is saved
     total_flos: float  # the Trainer's count of training FLOPs (6 x non-embedding parameters x tokens)
 
     def record(self, method: str, weights_file: Path) -> dict:
@@ -165,6 +195,7 @@ class TrainingResult:
             "method": method,
             **self.efficiency,
             "collapse": self.collapse,
+            "temperature": round(self.temperature, 4),
             "artefact_size_mb": round(weights_file.stat().st_size / 1e6, 3),
             "peak_rss_mb": peak_rss_mb(),
         }
@@ -194,8 +225,10 @@ def train_model(
     train: pd.DataFrame,
     validation: pd.DataFrame,
     log_dir: Path = TRAINING_LOG_DIR,
+    checkpoint_root: Path = CHECKPOINTS_DIR,
 ) -> TrainingResult:
-    """Fine-tune with `peft.method`; dvclive writes the curves to `log_dir`."""
+    """Fine-tune with `peft.method`; dvclive writes the curves to `log_dir`, the Trainer a
+    checkpoint per epoch under `checkpoint_root`, from which a rerun of the same run resumes."""
     precision = resolve_precision(params.train.precision)
     threads = use_available_cores()
     log.info(
@@ -223,6 +256,7 @@ def train_model(
             schedule.epochs,
             params.train.min_steps,
         )
+    weights = class_weights(train["label"], len(label_names), params.train.class_weights)
     scores = ValidationScores()
     collator = DataCollatorWithPadding(tokenizer)
     shortcut = contextlib.nullcontext(model)
@@ -244,12 +278,17 @@ def train_model(
         else:
             log.info("this architecture cannot use stored outputs of its frozen layers; every step runs them")
             frozen = 0
+    checkpoints = Checkpoints(run_key(params, [train, validation]), checkpoint_root)
+    resume_from = checkpoints.prepare()
+    if resume_from:
+        log.info("resuming from %s, left by an interrupted run of this configuration", resume_from)
+    stopping = params.train.early_stopping
     # Under torchrun every process runs this; only the first writes the curves.
     first_process = int(os.environ.get("RANK", "0")) == 0
     live = Live(dir=str(log_dir), save_dvc_exp=False, dvcyaml=None, report=None) if first_process else None
-    with shortcut as trained, tempfile.TemporaryDirectory(prefix="loraflow-trainer-") as scratch:
+    with shortcut as trained:
         args = TrainingArguments(
-            output_dir=scratch,  # nothing is checkpointed; the stage saves the adapter itself
+            output_dir=str(checkpoints.folder),
             num_train_epochs=schedule.epochs,
             learning_rate=params.method.learning_rate,
             per_device_train_batch_size=params.train.batch_size,
@@ -262,7 +301,11 @@ def train_model(
             eval_strategy="epoch",
             logging_strategy="steps",
             logging_steps=max(1, schedule.steps_per_epoch // LOSS_LOGS_PER_EPOCH),
-            save_strategy="no",
+            save_strategy="epoch",
+            save_total_limit=2,  # the best epoch and the latest, to resume from
+            load_best_model_at_end=True,
+            metric_for_best_model=stopping.metric,
+            greater_is_better=stopping.metric != "loss",
             dataloader_pin_memory=torch.cuda.is_available(),
             # Under torchrun every trainable weight is used in each forward pass; skip DDP's search.
             ddp_find_unused_parameters=False,
@@ -280,14 +323,27 @@ def train_model(
             eval_dataset=validation_set,
             data_collator=collator,
             processing_class=tokenizer,
+            compute_loss_func=None if weights is None else WeightedCrossEntropy(weights),
             compute_metrics=scores,
-            callbacks=[StepAlignedDVCLiveCallback(live=live)],
+            callbacks=[
+                StepAlignedDVCLiveCallback(live=live),
+                *([EarlyStoppingCallback(stopping.patience)] if stopping.patience else []),
+            ],
         )
-        output = trainer.train()
+        scores.trainer = trainer
+        output = trainer.train(resume_from_checkpoint=resume_from)
+        kept_step = trainer.state.best_global_step or trainer.state.global_step
+        y_true, logits = scores.at(kept_step, trainer, validation_set)
 
     train_seconds = output.metrics["train_runtime"] + frozen_pass_s
-    last_eval = [entry for entry in trainer.state.log_history if "eval_accuracy" in entry][-1]
-    collapse = collapse_check(*scores.last, label_names)
+    kept_eval = next(e for e in trainer.state.log_history if "eval_accuracy" in e and e["step"] == kept_step)
+    collapse = collapse_check(y_true, logits.argmax(axis=-1), label_names)
+    epochs_run = round(trainer.state.epoch)
+    epochs_run_here = epochs_run - (_step_of(resume_from) or 0) / schedule.steps_per_epoch
+    stopped = stop_reason(trainer, schedule.epochs, stopping)
+    log.info(
+        "kept epoch %d of %d (best validation %s); %s", round(kept_eval["epoch"]), epochs_run, stopping.metric, stopped
+    )
     if collapse["collapsed"]:
         log.warning("TRAINING COLLAPSED: %s. Likely fix: %s.", collapse["reason"], collapse["fix"])
     efficiency = {
@@ -297,16 +353,24 @@ def train_model(
             "trainable_percent": round(100 * trainable / total, 4),
         },
         "cached_frozen_layers": frozen,
+        "class_weights": None
+        if weights is None
+        else dict(zip(label_names, np.round(weights, 4).tolist(), strict=True)),
         "epochs": schedule.epochs,
+        "epochs_run": epochs_run,
         "optimizer_steps": schedule.steps,
         "warmup_steps": schedule.warmup_steps,
         # The one pass through the frozen layers counts: without it there is nothing to train on.
         "frozen_pass_s": round(frozen_pass_s, 2),
         "train_time_s": round(train_seconds, 2),
-        "train_samples_per_second": round(len(train_set) * schedule.epochs / train_seconds, 2),
+        "train_samples_per_second": round(len(train_set) * epochs_run_here / train_seconds, 2),
+        "resumed_from_step": _step_of(resume_from),
+        "stopped": stopped,
+        "kept": {"epoch": round(kept_eval["epoch"]), "step": kept_step, "metric": stopping.metric},
         "validation": {
-            "accuracy": last_eval["eval_accuracy"],
-            "macro_f1": last_eval["eval_macro_f1"],
+            "accuracy": kept_eval["eval_accuracy"],
+            "macro_f1": kept_eval["eval_macro_f1"],
+            "loss": kept_eval["eval_loss"],
         },
     }
     return TrainingResult(
@@ -315,5 +379,11 @@ def train_model(
         is_main_process=trainer.is_world_process_zero(),
         efficiency=efficiency,
         collapse=collapse,
+        temperature=fit_temperature(logits, y_true),
+        checkpoints=checkpoints,
         total_flos=trainer.state.total_flos,
     )
+
+
+def _step_of(checkpoint: str | None) -> int | None:
+    return None if checkpoint is None else int(checkpoint.rsplit("-", 1)[1])

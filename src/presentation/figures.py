@@ -40,8 +40,9 @@ def plot_confusion_matrices(confusions: dict[str, pd.DataFrame], label_names: li
     _save(fig, path)
 
 
-def plot_training_curves(curves: dict[str, pd.DataFrame], path: Path) -> None:
-    """Training loss (left) and validation accuracy / macro-F1 (right) against the optimizer step.
+def plot_training_curves(curves: dict[str, pd.DataFrame], path: Path, kept_step: int | None = None) -> None:
+    """Training loss (left) and validation accuracy / macro-F1 (right) against the optimizer step,
+    with a line at `kept_step`, the epoch whose weights were kept.
 
     `curves` maps a dvclive metric name (`loss`, `eval/loss`, `eval/accuracy`, `eval/macro_f1`)
     to its table of `step` and value.
@@ -52,7 +53,6 @@ def plot_training_curves(curves: dict[str, pd.DataFrame], path: Path) -> None:
             table = curves[name]
             loss_ax.plot(table["step"], table.iloc[:, -1], style, label=label)
     loss_ax.set(xlabel="optimizer step", ylabel="cross-entropy", title="Loss")
-    loss_ax.legend()
     for name, label in (("eval/accuracy", "accuracy"), ("eval/macro_f1", "macro-F1")):
         if name in curves:
             table = curves[name]
@@ -60,9 +60,27 @@ def plot_training_curves(curves: dict[str, pd.DataFrame], path: Path) -> None:
     score_ax.set(
         xlabel="optimizer step (validation at each epoch end)", ylabel="score", ylim=(0, 1), title="Validation"
     )
-    score_ax.legend()
     for ax in (loss_ax, score_ax):
+        if kept_step is not None:
+            ax.axvline(kept_step, color="green", linestyle=":", label="epoch kept")
         ax.grid(alpha=0.3)
+        ax.legend()
+    _save(fig, path)
+
+
+def plot_reliability(tables: dict[str, pd.DataFrame], path: Path) -> None:
+    """Reliability diagrams: each evaluation's accuracy against its mean confidence per bin,
+    the point's area proportional to the bin's rows; the diagonal is perfect calibration."""
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    ax.plot([0, 1], [0, 1], "--", color="grey", label="calibrated")
+    for name, table in tables.items():
+        share = table["rows"] / table["rows"].sum()
+        ax.plot(table["confidence"], table["accuracy"], "-", alpha=0.6)
+        ax.scatter(table["confidence"], table["accuracy"], s=20 + 400 * share, label=EVALUATION_TITLES[name])
+    ax.set(xlabel="confidence (probability of the predicted class)", ylabel="accuracy", xlim=(0, 1), ylim=(0, 1))
+    ax.set_title("Reliability on test")
+    ax.legend(loc="upper left", fontsize=8)
+    ax.grid(alpha=0.3)
     _save(fig, path)
 
 

@@ -8,16 +8,22 @@ Everything here is formatting; the numbers come from the metrics files the stage
 
 from __future__ import annotations
 
+import pandas as pd
 import yaml
 
 from src.core.paths import SPLITS
 from src.data.splits import LONG_TEXT_SHARE
 from src.model.methods import METHODS
 from src.presentation.titles import EVALUATION_NAMES, EVALUATION_TITLES
+from src.scoring.errors import confused_pairs
 
 HEADLINE_METRICS = (("accuracy", "Accuracy"), ("macro_f1", "Macro-F1"), ("weighted_f1", "Weighted-F1"))
 # What a result folder holds, by `Method.saves`.
 SAVED_AS = {"adapter": "peft adapter + head", "head": "the head alone", "model": "the whole model"}
+# The error analysis shows this many confused class pairs, each with this many mistakes.
+ERROR_PAIRS, ERROR_EXAMPLES = 5, 3
+# Texts longer than this are cut for the page (reports/errors.csv keeps them whole).
+SHOWN_TEXT_CHARS = 160
 
 
 def _signed(delta: float) -> str:
@@ -53,11 +59,13 @@ def render_report(
     evaluations: dict[str, dict],
     significance: dict,
     training: dict,
+    errors: pd.DataFrame,
     label_names: list[str],
     figures: dict[str, str],
 ) -> str:
-    """`evaluations` maps baseline / classical / finetuned to their metrics; `figures` maps
-    confusion / curves / per_class_f1 to image paths relative to the report."""
+    """`evaluations` maps baseline / classical / finetuned to their metrics; `errors` is
+    src/scoring/errors.error_table; `figures` maps confusion / curves / per_class_f1 /
+    reliability to image paths relative to the report."""
     base, classical, tuned = evaluations["baseline"], evaluations["classical"], evaluations["finetuned"]
     method = METHODS[training["method"]].title
     titles = {**EVALUATION_TITLES, "finetuned": f"Fine-tuned ({method})"}
@@ -134,6 +142,8 @@ def render_report(
         "## Confusion matrices",
         "Rows are the true class, columns the predicted one; the diagonal counts correct answers.",
         f"![Confusion matrices of the untuned, classical and fine-tuned models]({figures['confusion']})",
+        *error_section(errors),
+        *calibration_section(evaluations, titles, figures["reliability"]),
         "## Training",
         f"![Training loss and validation scores]({figures['curves']})",
         markdown_table(
@@ -149,11 +159,12 @@ def render_report(
                     "Epochs (optimizer steps, warm-up steps)",
                     f"{training['epochs']} ({training['optimizer_steps']:,}, {training['warmup_steps']:,})",
                 ],
+                ["Epoch kept", kept_cell(training)],
                 ["Training time", f"{training['train_time_s']:.1f} s"],
                 ["Training throughput", f"{training['train_samples_per_second']:.1f} samples/s"],
                 ["Peak memory of the train stage (RSS)", f"{training['peak_rss_mb']:,.0f} MB"],
-                ["Last validation accuracy", f"{training['validation']['accuracy']:.4f}"],
-                ["Last validation macro-F1", f"{training['validation']['macro_f1']:.4f}"],
+                ["Validation accuracy of the epoch kept", f"{training['validation']['accuracy']:.4f}"],
+                ["Validation macro-F1 of the epoch kept", f"{training['validation']['macro_f1']:.4f}"],
             ],
         ),
         "## Data",
@@ -183,6 +194,83 @@ def render_report(
         "```yaml\n" + yaml.safe_dump(params, sort_keys=False).rstrip() + "\n```",
     ]
     return "\n\n".join(sections) + "\n"
+
+
+def kept_cell(training: dict) -> str:
+    kept = training["kept"]
+    resumed = training.get("resumed_from_step")
+    return (
+        f"{kept['epoch']} of {training['epochs_run']} run (best validation {kept['metric']}); {training['stopped']}"
+        + (f"; resumed from the checkpoint at step {resumed:,}" if resumed else "")
+    )
+
+
+def shorten(text: str, limit: int = SHOWN_TEXT_CHARS) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _cell(text: str) -> str:
+    return shorten(text).replace("|", "\\|")
+
+
+def error_section(errors: pd.DataFrame) -> list[str]:
+    """The most-confused class pairs, each with the fine-tuned model's surest mistakes."""
+    lines = ["## Errors of the fine-tuned model"]
+    if errors.empty:
+        return [*lines, "It got every test row right."]
+    lines.append(
+        f"It got {len(errors):,} test row{'s' if len(errors) != 1 else ''} wrong; all of them, texts whole, "
+        "are in `reports/errors.csv`. "
+        f"The {ERROR_PAIRS} most frequent confusions, each with its most confident mistakes:"
+    )
+    pair = "text_pair" in errors.columns
+    for found in confused_pairs(errors, ERROR_PAIRS, ERROR_EXAMPLES):
+        rows = f"{found['rows']:,} row" + ("s" if found["rows"] != 1 else "")
+        lines.append(f"**{found['actual']} read as {found['predicted']}** ({rows})")
+        lines.append(
+            markdown_table(
+                ["Text", *(["Second text"] if pair else []), "True", "Predicted", "Probability"],
+                [
+                    [
+                        _cell(row["text"]),
+                        *([_cell(row["text_pair"])] if pair else []),
+                        row["actual"],
+                        row["predicted"],
+                        f"{row['probability']:.3f}",
+                    ]
+                    for _, row in found["examples"].iterrows()
+                ],
+                align="l" * (3 + pair) + "r",
+            )
+        )
+    return lines
+
+
+def calibration_section(evaluations: dict[str, dict], titles: dict[str, str], figure: str) -> list[str]:
+    """ECE and Brier score of each model, and the fine-tuned model's before temperature scaling."""
+    tuned = evaluations["finetuned"]["calibration"]
+    rows = [
+        [titles[name], f"{metrics['calibration']['ece']:.4f}", f"{metrics['calibration']['brier']:.4f}"]
+        for name, metrics in evaluations.items()
+    ]
+    rows.insert(
+        -1,
+        [
+            f"{titles['finetuned']}, before temperature scaling",
+            f"{tuned['ece_unscaled']:.4f}",
+            f"{tuned['brier_unscaled']:.4f}",
+        ],
+    )
+    return [
+        "## Calibration",
+        f"Does a confidence of 0.9 mean right 9 times in 10? Expected calibration error (ECE, "
+        f"{tuned['bins']} confidence bins; 0 is perfect) and Brier score (lower is better) on test. The fine-tuned "
+        f"model's logits are divided by a temperature of **{tuned['temperature']:.3f}**, fitted on the validation "
+        "split; predict and export use it too. It changes no prediction, only the confidence.",
+        markdown_table(["Model", "ECE", "Brier score"], rows),
+        f"![Reliability diagrams: accuracy against confidence]({figure})",
+    ]
 
 
 def warnings(training: dict, against_classical: dict, alpha: float) -> list[str]:

@@ -1,0 +1,184 @@
+"""The README.md model card `python -m src.export` writes beside the weights, in the Hugging Face
+Hub's format: YAML metadata (base_model, library_name, datasets, a model-index of the test
+scores) built with huggingface_hub's `ModelCardData`, then the card's sections in markdown."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+from src.model.methods import METHODS
+from src.presentation.markdown import markdown_table
+
+
+def model_card(manifest: dict, kind: str, repo_id: str | None, evidence: dict) -> ModelCard:
+    """The card of an exported result.
+
+    `kind` is "merged" (a plain transformers model) or "adapter" (a peft adapter that loads on its
+    base model); `evidence` holds this project's metric files as far as they exist: finetuned,
+    baseline, classical, significance, data, train (metrics/<name>.json)."""
+    method = METHODS[manifest["method"]]
+    base = manifest["model"]["name"]
+    training = manifest.get("training", {})
+    dataset = training.get("dataset")
+    hub_dataset = dataset if dataset and is_hub_id(dataset) else None
+    dataset_name = hub_dataset or (Path(dataset).name if dataset else None)
+    tuned = evidence.get("finetuned")
+    name = repo_id or f"{base.split('/')[-1]}-{manifest['method']}"
+    results = []
+    if tuned and dataset:
+        common = {"task_type": "text-classification", "dataset_type": dataset_name, "dataset_name": dataset_name}
+        results = [
+            EvalResult(
+                **common, dataset_split="test", metric_type="accuracy", metric_value=round(tuned["accuracy"], 4)
+            ),
+            EvalResult(
+                **common,
+                dataset_split="test",
+                metric_type="f1",
+                metric_name="Macro-F1",
+                metric_config="macro",
+                metric_value=round(tuned["macro_f1"], 4),
+            ),
+        ]
+    data = ModelCardData(
+        model_name=name,
+        base_model=base,
+        library_name="peft" if kind == "adapter" else "transformers",
+        pipeline_tag="text-classification",
+        datasets=[hub_dataset] if hub_dataset else None,  # the Hub links only its own dataset ids
+        tags=["text-classification", manifest["method"], "loraflow"],
+        eval_results=results or None,
+    )
+    sections = [
+        f"# {name}",
+        f"`{base}` fine-tuned for text classification with {method.title}"
+        + (f" on `{dataset_name}`" if dataset_name else "")
+        + f", into {len(manifest['label_names'])} classes: "
+        + ", ".join(f"`{label}`" for label in manifest["label_names"])
+        + ".",
+        "## Intended use",
+        "Classifying short English texts like those it was trained on into the classes above. It is not "
+        "meant for texts of other domains or languages, and its scores are measured only on the test split "
+        "below; check it on your own data before relying on it.",
+        *_how_to_load(kind, base, manifest),
+        *_results(evidence),
+        *_training(manifest, evidence),
+        "## Limitations",
+        "- The scores are from one run with one seed on one test split; the intervals above say how much "
+        "they could move on other rows drawn the same way, not on other data.",
+        f"- Texts are cut at {manifest['model']['max_length']} tokens: the model never sees the rest.",
+        "- It always answers one of its classes, also for texts that belong to none of them.",
+        "- Biases of the base model and of the training texts carry over.",
+    ]
+    return ModelCard(f"---\n{data.to_yaml()}\n---\n\n" + "\n\n".join(sections) + "\n")
+
+
+def is_hub_id(dataset: str) -> bool:
+    """Whether `dataset` names a Hub dataset (owner/name), not a local folder."""
+    return (
+        bool(re.fullmatch(r"[\w.-]+/[\w.-]+", dataset)) and not dataset.startswith(".") and not Path(dataset).exists()
+    )
+
+
+def _how_to_load(kind: str, base: str, manifest: dict) -> list[str]:
+    if kind == "adapter":
+        code = (
+            "from peft import AutoPeftModelForSequenceClassification\n"
+            "from transformers import AutoTokenizer\n\n"
+            f"labels = {manifest['label_names']!r}\n"
+            "model = AutoPeftModelForSequenceClassification.from_pretrained(\n"
+            '    "<this folder or repo>", num_labels=len(labels), id2label=dict(enumerate(labels))\n'
+            ")\n"
+            'tokenizer = AutoTokenizer.from_pretrained("<this folder or repo>")\n'
+            'logits = model(**tokenizer(["i feel wonderful today"], return_tensors="pt")).logits\n'
+            f"probabilities = (logits / {manifest.get('temperature', 1.0):.4f}).softmax(-1)  # calibrated"
+        )
+        note = f"The adapter loads on its base model, `{base}`, which peft fetches by name."
+    else:
+        code = (
+            "from transformers import pipeline\n\n"
+            'classify = pipeline("text-classification", model="<this folder or repo>", top_k=None)\n'
+            'classify("i feel wonderful today")'
+        )
+        note = (
+            "The weights are merged into the base model, so the folder needs neither peft nor the base model. "
+            "The calibration temperature is folded into the output layer: the pipeline's scores are calibrated."
+        )
+    return ["## How to load", note, f"```python\n{code}\n```"]
+
+
+def _results(evidence: dict) -> list[str]:
+    tuned = evidence.get("finetuned")
+    if not tuned:
+        return ["## Results", "No test scores were found beside this model (run `dvc repro` first)."]
+    intervals = evidence.get("significance", {}).get("intervals", {})
+    titles = {"baseline": "Untuned base model", "classical": "TF-IDF + logistic regression", "finetuned": "This model"}
+    rows = []
+    for key, title in titles.items():
+        metrics = evidence.get(key)
+        if not metrics:
+            continue
+        ranges = intervals.get(key, {})
+        rows.append(
+            [
+                title,
+                f"{metrics['accuracy']:.4f}",
+                _interval(ranges.get("accuracy")),
+                f"{metrics['macro_f1']:.4f}",
+                _interval(ranges.get("macro_f1")),
+            ]
+        )
+    test_rows = evidence.get("data", {}).get("test", {}).get("rows")
+    calibration = tuned.get("calibration", {})
+    lines = [
+        "## Results",
+        "On the held-out test split"
+        + (f" ({test_rows:,} rows)" if test_rows else "")
+        + ", with 95% bootstrap intervals over the test rows:",
+        markdown_table(["Model", "Accuracy", "Interval", "Macro-F1", "Interval"], rows),
+    ]
+    if calibration:
+        lines += [
+            "### Calibration",
+            f"Expected calibration error {calibration['ece']:.4f} and Brier score {calibration['brier']:.4f} "
+            f"on test ({calibration['bins']} bins), after dividing the logits by the temperature "
+            f"{calibration.get('temperature', 1.0):.4f} fitted on the validation split"
+            + (f" (before: ECE {calibration['ece_unscaled']:.4f})." if "ece_unscaled" in calibration else "."),
+        ]
+    return lines
+
+
+def _interval(bounds: dict | None) -> str:
+    return f"{bounds['low']:.4f} – {bounds['high']:.4f}" if bounds else "–"
+
+
+def _training(manifest: dict, evidence: dict) -> list[str]:
+    training = manifest.get("training", {})
+    lines = ["## Training data and procedure"]
+    data = evidence.get("data")
+    if data:
+        lines.append(
+            markdown_table(
+                ["Split", "Rows", "From"],
+                [
+                    [split, f"{data[split]['rows']:,}", str(data[split]["origin"])]
+                    for split in ("train", "validation", "test")
+                ],
+                align="lrl",
+            )
+        )
+    record = evidence.get("train")
+    if record:
+        lines.append(
+            f"{record['parameters']['trainable']:,} of {record['parameters']['total']:,} parameters trained "
+            f"({record['parameters']['trainable_percent']:.2f}%) for {record['epochs_run']} epoch(s), "
+            f"{record['optimizer_steps']:,} optimizer steps planned; epoch {record['kept']['epoch']} kept "
+            f"(best validation {record['kept']['metric']}). Training took {record['train_time_s']:.0f} s."
+        )
+    if training.get("params"):
+        lines.append("```yaml\n" + yaml.safe_dump(training["params"], sort_keys=False).rstrip() + "\n```")
+    return lines
