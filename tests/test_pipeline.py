@@ -94,9 +94,13 @@ def test_prepared_data_is_sampled_and_labelled(project, reproduced):
 @pytest.mark.parametrize("evaluation", ["baseline", "classical", "finetuned"])
 def test_evaluation_outputs_parse_and_metrics_are_scores(project, reproduced, evaluation):
     metrics = json.loads((project / "metrics" / f"{evaluation}.json").read_text())
+    calibration = metrics.pop("calibration")
     values = dict(leaves(metrics))
     assert {"accuracy", "macro_f1", "weighted_f1", "per_class.joy.f1", "per_class.fear.recall"} <= set(values)
     assert all(isinstance(v, float) and 0.0 <= v <= 1.0 for v in values.values()), values
+    assert 0 <= calibration["ece"] <= 1 and 0 <= calibration["brier"] <= 2 and calibration["bins"] == 15
+    reliability = pd.read_csv(project / "plots" / evaluation / "calibration.csv")
+    assert reliability["rows"].sum() == 24 and reliability["accuracy"].between(0, 1).all()
 
     confusion = pd.read_csv(project / "plots" / evaluation / "confusion.csv")
     assert list(confusion.columns) == ["actual", "predicted"] and len(confusion) == 24
