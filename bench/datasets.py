@@ -9,7 +9,8 @@ Each dataset runs the real `dvc repro` in its own copy of the project under `--w
 between runs, so a recipe change reruns only train, evaluate and report there), with params.yaml's
 defaults plus the dataset's overrides from the suite file plus `--set`. The table gives the
 untuned, TF-IDF + LR and fine-tuned test scores, McNemar's p of fine-tuned against TF-IDF + LR,
-the verdict at 5%, the training time and whether training collapsed (metrics/train.json).
+the verdict at 5%, the kept epoch's validation scores (where recipe choices are made), the
+training time and whether training collapsed (metrics/train.json).
 """
 
 from __future__ import annotations
@@ -114,6 +115,8 @@ def summarize(name: str, metrics: dict, seconds: float) -> dict:
         "untuned": {key: metrics["baseline"][key] for key in ("accuracy", "macro_f1")},
         "tfidf": {key: classical[key] for key in ("accuracy", "macro_f1")},
         "finetuned": {key: tuned[key] for key in ("accuracy", "macro_f1")},
+        # the kept epoch's validation scores: recipe choices are made on these, never on test
+        "validation": {key: train["validation"][key] for key in ("accuracy", "macro_f1")},
         "mcnemar_p_vs_tfidf": test["p_value"],
         "verdict": verdict,
         "epochs": train.get("epochs"),
@@ -127,12 +130,12 @@ def summarize(name: str, metrics: dict, seconds: float) -> dict:
 def markdown(rows: list[dict]) -> str:
     header = (
         "| Dataset | Classes | Train / test rows | Untuned acc / F1 | TF-IDF + LR acc / F1 | Fine-tuned acc / F1 "
-        "| McNemar p vs TF-IDF | Verdict | Epochs (steps) | Train s | Collapsed |"
+        "| McNemar p vs TF-IDF | Verdict | Validation acc / F1 | Epochs (steps) | Train s | Collapsed |"
     )
-    lines = [header, "| :--- | ---: | ---: | ---: | ---: | ---: | ---: | :--- | ---: | ---: | :--- |"]
+    lines = [header, "| :--- | ---: | ---: | ---: | ---: | ---: | ---: | :--- | ---: | ---: | ---: | :--- |"]
     for row in rows:
         if "error" in row:
-            lines.append(f"| {row['dataset']} | {row['error']} |" + " |" * 9)
+            lines.append(f"| {row['dataset']} | {row['error']} |" + " |" * 10)
             continue
 
         def pair(scores):
@@ -141,7 +144,8 @@ def markdown(rows: list[dict]) -> str:
         lines.append(
             f"| {row['dataset']} | {row['classes']} | {row['rows']['train']:,} / {row['rows']['test']:,} "
             f"| {pair(row['untuned'])} | {pair(row['tfidf'])} | {pair(row['finetuned'])} "
-            f"| {row['mcnemar_p_vs_tfidf']:.3g} | {row['verdict']} | {row['epochs']} ({row['optimizer_steps']}) "
+            f"| {row['mcnemar_p_vs_tfidf']:.3g} | {row['verdict']} | {pair(row['validation'])} "
+            f"| {row['epochs']} ({row['optimizer_steps']}) "
             f"| {row['train_time_s']:.0f} | {'**yes**' if row['collapsed'] else 'no'} |"
         )
     return "\n".join(lines)
