@@ -21,8 +21,8 @@ from src.core.paths import PARAMS_FILE
 from src.model.families import FAMILIES, head_modules
 from src.model.finetuned import MANIFEST_FILENAME, load_result, merged_model, save_result
 from src.model.methods import METHODS
-from src.model.pretrained import load_classifier, load_tokenizer
-from src.model.trainer import train_model
+from src.model.pretrained import load_classifier, load_tokenizer, set_dropout
+from src.model.trainer import model_dropout, train_model
 from src.scoring.calibration import LOG_TEMPERATURE_BOUNDS
 
 LABELS = ["sadness", "joy", "love", "anger", "fear", "surprise"]
@@ -282,3 +282,46 @@ def test_balanced_class_weights_and_temperature_reach_the_record(tiny_model_dirs
         assert weights[label] == pytest.approx(len(labels) / (len(set(labels)) * count) if count else 1.0, abs=1e-4)
     low, high = np.exp(LOG_TEMPERATURE_BOUNDS)
     assert low <= result.temperature <= high  # the fit on 4 rows of a random model: only its plumbing
+
+
+def test_auto_model_dropout_is_off_for_one_epoch_and_the_checkpoints_for_more():
+    assert model_dropout("auto", epochs=1) == 0.0
+    assert model_dropout("auto", epochs=2) is None
+    assert model_dropout(None, epochs=1) is None
+    assert model_dropout(0.2, epochs=3) == 0.2
+
+
+@pytest.mark.parametrize(("epochs", "expected"), [(1, {0.0}), (2, {0.1})])
+def test_auto_model_dropout_reaches_the_model_and_the_record(epochs, expected, tiny_model_dirs, few_rows, tmp_path):
+    params = tiny_params(tiny_model_dirs["bert"], "lora", dropout=0.0)
+    params = dataclasses.replace(params, train=dataclasses.replace(params.train, epochs=epochs, model_dropout="auto"))
+    result = train_one_step(params, few_rows, tmp_path)
+    dropouts = {module.p for module in result.model.modules() if isinstance(module, torch.nn.Dropout)}
+    assert dropouts == expected  # the tiny BERT's config has the usual 0.1
+    assert result.efficiency["model_dropout"] == (0.0 if epochs == 1 else "checkpoint's own")
+
+
+@pytest.mark.parametrize("family", FAMILY_NAMES)
+def test_model_dropout_zero_silences_the_model_but_keeps_the_adapter_dropout(
+    family, tiny_model_dirs, few_rows, tmp_path
+):
+    params = tiny_params(tiny_model_dirs[family], "lora", dropout=0.1)
+    params = dataclasses.replace(params, train=dataclasses.replace(params.train, model_dropout=0.0))
+    model = train_one_step(params, few_rows, tmp_path).model
+    dropouts = {name: module.p for name, module in model.named_modules() if isinstance(module, torch.nn.Dropout)}
+    adapter = {name: p for name, p in dropouts.items() if "lora_dropout" in name}
+    assert adapter and set(adapter.values()) == {0.1}, f"{family}: LoRA's own dropout was reset"
+    assert {p for name, p in dropouts.items() if name not in adapter} == {0.0}, family
+
+
+@pytest.mark.parametrize("family", FAMILY_NAMES)
+def test_set_dropout_zero_makes_a_training_forward_pass_repeatable(family, tiny_model_dirs):
+    params = tiny_params(tiny_model_dirs[family], "full")
+    classifier = load_classifier(params.model, LABELS)
+    tokenizer = load_tokenizer(params.model)
+    batch = tokenizer(TEXTS, padding=True, return_tensors="pt")
+    classifier.train()
+    with torch.no_grad():
+        assert not torch.equal(classifier(**batch).logits, classifier(**batch).logits), "the tiny model has no dropout"
+        assert set_dropout(classifier, 0.0) > 0
+        torch.testing.assert_close(classifier(**batch).logits, classifier(**batch).logits, rtol=0, atol=0)

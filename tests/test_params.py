@@ -60,6 +60,8 @@ def test_sample_size_must_be_positive_int_or_null(raw_params, bad):
         ("lora.target_modules", [], "use auto or all-linear, or a non-empty list of module names"),
         ("ia3.target_modules", "all-linear", "use auto, or a non-empty list of module names"),
         ("train.epochs", 0, "use a whole number >= 1"),
+        ("train.model_dropout", "off", "use auto, null (the checkpoint's own) or a number >= 0 and < 1"),
+        ("train.model_dropout", 1.0, "use auto, null (the checkpoint's own) or a number >= 0 and < 1"),
         ("lora.learning_rate", -0.001, "use a number > 0"),
         ("full.learning_rate", "fast", "use a number > 0"),
         (
@@ -87,6 +89,13 @@ def test_bad_value_names_the_key_the_value_and_what_is_allowed(raw_params, key, 
     with pytest.raises(ParamsError) as error:
         Params.from_dict(raw)
     assert str(error.value).startswith(f"params.yaml: {key} is {bad!r}; {allowed}")
+
+
+@pytest.mark.parametrize("value", ["auto", None, 0, 0.1])
+def test_model_dropout_takes_auto_null_or_a_probability(raw_params, value):
+    raw = copy.deepcopy(raw_params)
+    raw["train"]["model_dropout"] = value
+    assert Params.from_dict(raw).train.model_dropout == value
 
 
 def test_exponent_notation_that_yaml_reads_as_text_is_a_number(raw_params):

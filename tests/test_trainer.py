@@ -14,7 +14,7 @@ def train_section(**overrides):
 
 
 def test_a_large_set_keeps_its_epochs_and_warms_up_by_ratio():
-    # The default emotion run: 16,000 rows, batch 32, 2 epochs, 6% warm-up.
+    # Emotion's 16,000 rows, batch 32, 2 epochs, 6% warm-up.
     schedule = Schedule.plan(train_section(epochs=2, min_steps=600, warmup_ratio=0.06, min_warmup_steps=50), 16000)
     assert (schedule.epochs, schedule.steps_per_epoch, schedule.steps, schedule.warmup_steps) == (2, 500, 1000, 60)
 

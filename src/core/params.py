@@ -21,6 +21,7 @@ from src.core.paths import PARAMS_FILE, SPLITS
 from src.core.rules import (
     boolean,
     check_keys,
+    keyword_or,
     load_section,
     number,
     one_of,
@@ -106,6 +107,15 @@ class TrainParams:
     warmup_ratio: float = rule(number(at_least=0, below=1))
     min_warmup_steps: int = rule(whole(minimum=0))  # a floor under warmup_ratio for short runs
     class_weights: str = rule(one_of(*CLASS_WEIGHTS))  # balanced: rare classes weigh more in the loss
+    # The pretrained model's own dropout (attention, hidden states, head) while training: auto,
+    # null (the checkpoint's own) or a number. LoRA's dropout is the method's knob (lora.dropout).
+    model_dropout: str | float | None = rule(
+        keyword_or(
+            "auto",
+            number(at_least=0, below=1, nullable=True),
+            "use auto, null (the checkpoint's own) or a number >= 0 and < 1",
+        )
+    )
     early_stopping: EarlyStoppingParams = rule(section(EarlyStoppingParams))
     seed: int = rule(whole(minimum=0))
     precision: str = rule(one_of(*PRECISIONS))  # auto is bf16 where the hardware runs it fast

@@ -37,15 +37,20 @@ def whole(minimum: int | None = None, nullable: bool = False) -> Rule:
     return check
 
 
-def number(above: float | None = None, at_least: float | None = None, below: float | None = None) -> Rule:
+def number(
+    above: float | None = None, at_least: float | None = None, below: float | None = None, nullable: bool = False
+) -> Rule:
     bounds = [
         f"> {above}" if above is not None else "",
         f">= {at_least}" if at_least is not None else "",
         f"< {below}" if below is not None else "",
     ]
     allowed = "use a number " + " and ".join(b for b in bounds if b) if any(bounds) else "use a number"
+    allowed += ", or null" if nullable else ""
 
     def check(key: str, value: Any) -> Any:
+        if value is None and nullable:
+            return None
         # PyYAML reads 1e-3 (no dot) as a string; accept it rather than fail on notation.
         if isinstance(value, str):
             try:
@@ -92,6 +97,20 @@ def boolean(key: str, value: Any) -> Any:
     if not isinstance(value, bool):
         raise _bad(key, value, "use true or false")
     return value
+
+
+def keyword_or(keyword: str, value_rule: Rule, allowed: str) -> Rule:
+    """`keyword` itself, or whatever `value_rule` accepts."""
+
+    def check(key: str, value: Any) -> Any:
+        if value == keyword:
+            return value
+        try:
+            return value_rule(key, value)
+        except ParamsError:
+            raise _bad(key, value, allowed) from None
+
+    return check
 
 
 def module_names(*keywords: str) -> Rule:

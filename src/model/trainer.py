@@ -33,7 +33,7 @@ from src.model.class_balance import WeightedCrossEntropy, class_weights
 from src.model.devices import resolve_precision, trainer_precision_args, use_available_cores
 from src.model.finetuned import adapt
 from src.model.frozen_prefix import ROW_COLUMN, PrefixCache, frozen_layers, matches_whole_model
-from src.model.pretrained import count_parameters, load_classifier, load_tokenizer
+from src.model.pretrained import count_parameters, load_classifier, load_tokenizer, set_dropout
 from src.scoring.calibration import fit_temperature
 from src.scoring.metrics import collapse_check, trainer_metrics
 
@@ -219,6 +219,16 @@ def tokenize(frame: pd.DataFrame, tokenizer, max_length: int) -> Dataset:
     )
 
 
+def model_dropout(setting: str | float | None, epochs: int) -> float | None:
+    """`train.model_dropout` for a run of `epochs`: the probability to set, or None to keep the
+    checkpoint's own. `auto` is 0 for a single epoch, where no row comes back and dropout only
+    slows learning (and costs a random mask per layer), and the checkpoint's own for several,
+    where it keeps a small set from being memorised (docs/DATASETS.md)."""
+    if setting == "auto":
+        return 0.0 if epochs == 1 else None
+    return setting
+
+
 def train_model(
     params: Params,
     label_names: list[str],
@@ -242,12 +252,16 @@ def train_model(
     train_set = tokenize(train, tokenizer, params.model.max_length)
     validation_set = tokenize(validation, tokenizer, params.model.max_length)
 
+    schedule = Schedule.plan(params.train, len(train_set), params.train.processes)
     classifier = load_classifier(params.model, label_names)
+    dropout = model_dropout(params.train.model_dropout, schedule.epochs)
+    if dropout is not None:
+        touched = set_dropout(classifier, dropout)
+        log.info("dropout %g in the model's %d dropout layers (train.model_dropout)", dropout, touched)
     set_seed(params.train.seed)  # the method's initial weights, dropout and batch order
     model = adapt(classifier, params.peft.method, params.method, params.model.name)
     trainable, total = count_parameters(model)
 
-    schedule = Schedule.plan(params.train, len(train_set), params.train.processes)
     if schedule.epochs > params.train.epochs:
         log.info(
             "%d rows make %d optimizer steps an epoch: training %d epochs to reach train.min_steps %d",
@@ -353,6 +367,7 @@ def train_model(
             "trainable_percent": round(100 * trainable / total, 4),
         },
         "cached_frozen_layers": frozen,
+        "model_dropout": "checkpoint's own" if dropout is None else dropout,
         "class_weights": None
         if weights is None
         else dict(zip(label_names, np.round(weights, 4).tolist(), strict=True)),
