@@ -66,3 +66,11 @@ def test_a_good_classifier_on_skewed_data_is_not_a_collapse():
     y_pred = [0] * 95 + [1] + [1] * 3 + [0]
     check = collapse_check(y_true, y_pred, ["a", "b"])
     assert not check["collapsed"] and check["reason"] is None and check["fix"] is None
+
+
+def test_outputs_that_are_not_numbers_are_a_collapse_whatever_the_classes():
+    # Diverged weights give NaN logits; argmax of NaN is class 0, which here looks like a fair mix.
+    y_true = [0, 1] * 50
+    check = collapse_check(y_true, y_true, ["a", "b"], finite=False)
+    assert check["collapsed"] and "not finite numbers" in check["reason"]
+    assert not collapse_check(y_true, y_true, ["a", "b"])["collapsed"]

@@ -351,7 +351,7 @@ def train_model(
 
     train_seconds = output.metrics["train_runtime"] + frozen_pass_s
     kept_eval = next(e for e in trainer.state.log_history if "eval_accuracy" in e and e["step"] == kept_step)
-    collapse = collapse_check(y_true, logits.argmax(axis=-1), label_names)
+    collapse = collapse_check(y_true, logits.argmax(axis=-1), label_names, finite=bool(np.isfinite(logits).all()))
     epochs_run = round(trainer.state.epoch)
     epochs_run_here = epochs_run - (_step_of(resume_from) or 0) / schedule.steps_per_epoch
     stopped = stop_reason(trainer, schedule.epochs, stopping)

@@ -13,8 +13,11 @@ def error_table(predictions: pd.DataFrame) -> pd.DataFrame:
     wrong = predictions[predictions["actual"] != predictions["predicted"]]
     texts = [column for column in ("text", "text_pair") if column in wrong.columns]
     table = wrong[[*texts, "actual", "predicted"]].copy()
-    table["probability"] = wrong["confidence"]
-    table["probability_of_actual"] = [row[f"p_{row['actual']}"] for _, row in wrong.iterrows()]
+    # A diverged model writes empty probabilities (NaN); they read back as text, and stay NaN here.
+    table["probability"] = pd.to_numeric(wrong["confidence"], errors="coerce")
+    table["probability_of_actual"] = pd.to_numeric(
+        pd.Series([row[f"p_{row['actual']}"] for _, row in wrong.iterrows()], index=wrong.index), errors="coerce"
+    )
     table["pair_errors"] = table.groupby(["actual", "predicted"])["actual"].transform("size")
     table.insert(0, "row", wrong.index)  # the row of the prepared test split
     return table.sort_values(

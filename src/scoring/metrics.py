@@ -52,9 +52,10 @@ COLLAPSE_FIX = (
 )
 
 
-def collapse_check(y_true: Sequence[int], y_pred: Sequence[int], label_names: list[str]) -> dict:
-    """Whether predictions are degenerate: (almost) one class for every row, or a macro-F1 no
-    better than the class prior's. Returns the evidence either way, for metrics/train.json."""
+def collapse_check(y_true: Sequence[int], y_pred: Sequence[int], label_names: list[str], finite: bool = True) -> dict:
+    """Whether predictions are degenerate: (almost) one class for every row, a macro-F1 no
+    better than the class prior's, or outputs that are not numbers (`finite` False: the weights
+    diverged to NaN or infinity). Returns the evidence either way, for metrics/train.json."""
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     labels = list(range(len(label_names)))
     majority = int(np.bincount(y_true, minlength=len(labels)).argmax())
@@ -63,7 +64,7 @@ def collapse_check(y_true: Sequence[int], y_pred: Sequence[int], label_names: li
     top = int(np.bincount(y_pred, minlength=len(labels)).argmax())
     top_share = float(np.mean(y_pred == top))
     top_true_share = float(np.mean(y_true == top))
-    reasons = []
+    reasons = [] if finite else ["its validation outputs are not finite numbers (NaN or infinity): training diverged"]
     if top_share >= COLLAPSE_TOP_SHARE and top_share - top_true_share >= 0.1:
         reasons.append(
             f"it predicts {label_names[top]!r} for {top_share:.0%} of the validation rows, "
