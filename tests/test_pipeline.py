@@ -220,6 +220,9 @@ def start_dvc(project: Path, *args: str) -> subprocess.Popen:
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
+        # A test runner started in the background (`cmd &` without job control) ignores SIGINT,
+        # and children inherit that: give dvc the default, as a terminal's foreground job has.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 
