@@ -1,5 +1,6 @@
 """How long training runs: `Schedule.plan` from params.yaml's train section and the row count."""
 
+import pytest
 import yaml
 
 from src.core.params import Params
@@ -56,3 +57,40 @@ def test_length_buckets_pad_like_the_trainers_grouping_but_come_in_random_order(
     # Another epoch, another order; the same seed, the same orders.
     assert list(sampler) != order
     assert list(LengthBucketSampler(lengths, batch_size=32, seed=42)) == order
+
+
+def test_validation_runs_longest_first_and_scores_as_in_dataset_order(tmp_path, tiny_bert_dir, emotion_dir):
+    """The eval sampler reorders the rows; labels must come back in the same order as logits."""
+    import numpy as np
+    import pandas as pd
+    from transformers import (
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+        DataCollatorWithPadding,
+        Trainer,
+        TrainingArguments,
+    )
+
+    from src.model.trainer import LengthBucketTrainer, tokenize
+    from src.scoring.metrics import trainer_metrics
+
+    frame = pd.read_json(emotion_dir / "validation.jsonl", lines=True).head(96)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_bert_dir)
+    rows = tokenize(frame, tokenizer, max_length=64)
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_bert_dir, num_labels=6)
+    args = TrainingArguments(output_dir=str(tmp_path), per_device_eval_batch_size=16, report_to="none")
+    common = dict(
+        model=model, args=args, data_collator=DataCollatorWithPadding(tokenizer), compute_metrics=trainer_metrics
+    )
+    by_length = LengthBucketTrainer(group_by_length=True, **common)
+    in_order = Trainer(**common)
+
+    order = list(by_length._get_eval_sampler(rows))
+    lengths = [len(rows[i]["input_ids"]) for i in order]
+    assert sorted(order) == list(range(96)) and lengths == sorted(lengths, reverse=True)
+    assert lengths[0] > lengths[-1]  # the test rows differ in length, so the order is a real change
+    sorted_run, plain_run = by_length.predict(rows), in_order.predict(rows)
+    np.testing.assert_array_equal(sorted_run.label_ids, frame["label"].to_numpy()[order])
+    np.testing.assert_allclose(sorted_run.predictions, plain_run.predictions[order], atol=1e-5)
+    assert sorted_run.metrics["test_accuracy"] == plain_run.metrics["test_accuracy"]
+    assert sorted_run.metrics["test_loss"] == pytest.approx(plain_run.metrics["test_loss"], abs=1e-5)
