@@ -1,7 +1,7 @@
 """Speed benchmarks of the pipeline on this machine. docs/PERFORMANCE.md holds the figures.
 
     python -m bench.run                    # every section
-    python -m bench.run --only train eval  # some sections: train, eval, dvc
+    python -m bench.run --only train eval  # some sections: train, bf16, profile, eval, dvc
 
 train  The train stage's own code (`train_model`) on the same rows, in fp32, as three variants:
        "v1", the train stage before the speed work (2 epochs of LoRA with dropout 0.1 on every
@@ -11,7 +11,9 @@ train  The train stage's own code (`train_model`) on the same rows, in fp32, as 
        LoRA/full, and FLOP/s:
        the operations each variant actually ran (its own batches, validation included), counted
        by torch's FlopCounterMode in a separate untimed run, against this CPU's measured fp32
-       matmul rate (and the bf16 one where the CPU has AMX).
+       matmul rate (and the bf16 one where the CPU has AMX or AVX512-BF16).
+bf16   The default LoRA and full fine-tuning, fp32 against bf16 autocast (`train.precision`),
+       where the CPU multiplies bf16 (AMX or AVX-512 BF16); skipped elsewhere.
 profile  Where a training step's time goes (torch.profiler, one epoch of 320 rows), for each of
        the three: matmul, attention, element-wise, optimizer, data loading, and the rest.
 eval   Evaluation samples/s of `predict_proba` (length-sorted batches, inference_mode) against a
@@ -20,7 +22,7 @@ dvc    In a throwaway copy of the project with the default params: a full `dvc r
        `dvc repro`, and a LoRA-knob experiment `dvc exp run -S lora.alpha=...`.
 
 Each measurement is repeated (`--repeats`, alternating variants) and the median is reported.
-`--only` reruns some sections and keeps the others already in the file. Everything, with the machine (CPU model, avx2 / avx512f / amx, measured matmul rates), goes to
+`--only` reruns some sections and keeps the others already in the file. Everything, with the machine (CPU model, avx2 / avx512f / avx512_bf16 / amx, measured matmul rates), goes to
 bench/results.json. To see a CPU with AVX-512 or AMX as an AVX2-only one would run, set
 ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2.
 """
@@ -143,8 +145,7 @@ def bench_train(params: Params, rows: int, repeats: int) -> dict:
         for name, variant in variants.items():
             runs[name].append(timed_training(variant, dataset.label_names, train, validation))
     flops = {name: counted_flops(variant, dataset.label_names, train, validation) for name, variant in variants.items()}
-    # Without AMX or AVX-512 BF16, torch emulates bf16 matmul: a 2048 x 2048 product takes minutes.
-    fast_bf16 = machine()["amx"] or "avx512_bf16" in Path("/proc/cpuinfo").read_text()
+    fast_bf16 = multiplies_bf16()
     peak = {"fp32": matmul_flops(torch.float32), "bf16": matmul_flops(torch.bfloat16) if fast_bf16 else float("nan")}
 
     figures = {}
@@ -205,6 +206,56 @@ def bench_train(params: Params, rows: int, repeats: int) -> dict:
         "variants": figures,
         "ratios": ratios,
     }
+
+
+def multiplies_bf16() -> bool:
+    """AMX or AVX-512 BF16, not masked. Without them torch emulates bf16 matmul: a 2048 x 2048
+    product takes minutes."""
+    info = machine()
+    return (info["amx"] or info["avx512_bf16"]) and not info["isa_overrides"]
+
+
+def bench_bf16(params: Params, rows: int, repeats: int) -> dict:
+    """The default LoRA and full fine-tuning in fp32 and in bf16 autocast, alternating, on the
+    train section's rows: what `train.precision: bf16` buys on a CPU that multiplies bf16."""
+    if not multiplies_bf16():
+        print("\n## bf16 training: skipped, this CPU has neither AMX nor AVX-512 BF16 (or they are masked)")
+        return {"skipped": "no AMX or AVX-512 BF16"}
+    dataset = load_labelled_splits(params.data)
+    train = stratified_sample(dataset.splits["train"], rows, params.data.seed)
+    validation = stratified_sample(dataset.splits["validation"], 64, params.data.seed, "validation")
+    base = with_overrides(params, {"train.min_steps": 0})
+    variants = {
+        f"{method} {precision}": with_overrides(base, {"peft.method": method, "train.precision": precision})
+        for method in ("lora", "full")
+        for precision in ("fp32", "bf16")
+    }
+    runs: dict[str, list[dict]] = {name: [] for name in variants}
+    for _ in range(repeats):
+        for name, variant in variants.items():
+            runs[name].append(timed_training(variant, dataset.label_names, train, validation))
+    figures = {
+        name: {
+            "seconds": round(statistics.median(run["seconds"] for run in measured), 2),
+            "runs_s": [round(run["seconds"], 2) for run in measured],
+            "loop_seconds": round(statistics.median(run["trainer_seconds"] for run in measured), 2),
+        }
+        for name, measured in runs.items()
+    }
+    print(f"\n## bf16 training: {rows} rows, 1 epoch, fp32 against bf16 autocast")
+    print("| Variant | wall s (median) | runs | samples/s (wall) | samples/s (training loop) |")
+    print("| --- | ---: | --- | ---: | ---: |")
+    for name, f in figures.items():
+        print(
+            f"| {name} | {f['seconds']:.1f} | {', '.join(f'{r:.1f}' for r in f['runs_s'])} "
+            f"| {rows / f['seconds']:.1f} | {rows / f['loop_seconds']:.1f} |"
+        )
+    speedups = {
+        method: round(figures[f"{method} fp32"]["seconds"] / figures[f"{method} bf16"]["seconds"], 3)
+        for method in ("lora", "full")
+    }
+    print(f"RATIO bf16 speed-up, wall: LoRA {speedups['lora']:.2f}x, full fine-tuning {speedups['full']:.2f}x")
+    return {"rows": rows, "variants": figures, "bf16_speedup": speedups}
 
 
 # --------------------------------------------------------------------------- profile
@@ -382,6 +433,7 @@ def machine() -> dict:
         "avx2": "avx2" in flags,
         "avx512f": "avx512f" in flags,
         "amx": any(flag.startswith("amx") for flag in flags),
+        "avx512_bf16": "avx512_bf16" in flags,
         "torch": torch.__version__,
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "isa_overrides": {
@@ -397,8 +449,8 @@ def main(argv=None) -> None:
     parser.add_argument(
         "--only",
         nargs="+",
-        choices=["train", "profile", "eval", "dvc"],
-        default=["train", "profile", "eval", "dvc"],
+        choices=["train", "bf16", "profile", "eval", "dvc"],
+        default=["train", "bf16", "profile", "eval", "dvc"],
     )
     parser.add_argument("--rows", type=int, default=1024, help="training rows per training run (default 1024)")
     parser.add_argument("--repeats", type=int, default=3, help="runs per variant; the median is reported (default 3)")
@@ -412,12 +464,14 @@ def main(argv=None) -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     params = Params.load()
     # A partial run (--only) replaces its own sections of an existing file and keeps the rest.
-    everything = set(args.only) == {"train", "profile", "eval", "dvc"}
+    everything = set(args.only) == {"train", "bf16", "profile", "eval", "dvc"}
     results = {} if everything or not args.json.exists() else json.loads(args.json.read_text(encoding="utf-8"))
     results["machine"] = machine()
     print(json.dumps(results["machine"]))
     if "train" in args.only:
         results["train"] = bench_train(params, args.rows, args.repeats)
+    if "bf16" in args.only:
+        results["bf16"] = bench_bf16(params, args.rows, args.repeats)
     if "profile" in args.only:
         results["profile"] = bench_profile(params, 320)
     if "eval" in args.only:
