@@ -11,7 +11,7 @@ train  The train stage's own code (`train_model`) on the same rows, in fp32, as 
        LoRA/full, and FLOP/s:
        the operations each variant actually ran (its own batches, validation included), counted
        by torch's FlopCounterMode in a separate untimed run, against this CPU's measured fp32
-       matmul rate (and the bf16 one where the CPU has AMX or AVX512-BF16).
+       matmul rate (and the bf16 one where the CPU has AMX or AVX-512 BF16).
 bf16   The default LoRA and full fine-tuning, fp32 against bf16 autocast (`train.precision`),
        where the CPU multiplies bf16 (AMX or AVX-512 BF16); skipped elsewhere.
 profile  Where a training step's time goes (torch.profiler, one epoch of 320 rows), for each of

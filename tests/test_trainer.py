@@ -1,4 +1,5 @@
-"""How long training runs: `Schedule.plan` from params.yaml's train section and the row count."""
+"""How training runs: `Schedule.plan` from params.yaml's train section and the row count, the order
+of training batches (length buckets) and of validation (longest first)."""
 
 import pytest
 import yaml
