@@ -19,7 +19,7 @@ from src.core.params import Params
 from src.core.paths import DATA_SUMMARY_FILE, SPLITS, portable_path
 from src.data.prepared import text_inputs, write_prepared
 from src.data.sources import load_labelled_splits
-from src.data.splits import LONG_TEXT_SHARE, stratified_sample, summarize
+from src.data.splits import FEW_ROWS, LONG_TEXT_SHARE, rare_classes, stratified_sample, summarize
 from src.model.pretrained import count_truncated, load_tokenizer
 
 log = logging.getLogger("prepare")
@@ -32,7 +32,9 @@ def prepare() -> None:
     source = dataset.source
     if os.path.isabs(source):
         source = portable_path(Path(source))  # the same on every machine with this layout
-    log.info("dataset %s from %s, labels: %s", data.dataset, source, ", ".join(dataset.label_names))
+    names = dataset.label_names
+    shown = ", ".join(names[:20]) + (f", ... ({len(names) - 20} more)" if len(names) > 20 else "")
+    log.info("dataset %s from %s, %d labels: %s", data.dataset, source, len(names), shown)
 
     sampled = {
         split: stratified_sample(dataset.splits[split], data.sample_size[split], data.seed, split) for split in SPLITS
@@ -68,6 +70,14 @@ def prepare() -> None:
                 rows,
                 params.model.max_length,
             )
+    rare = rare_classes(sampled["train"], dataset.label_names)
+    if rare:
+        log.warning(
+            "few training rows for %s: under %d a class, the model can hardly learn them and their test scores "
+            "are noise; add examples, merge or drop those classes, or raise data.sample_size.train",
+            ", ".join(f"{name!r} ({count})" for name, count in rare.items()),
+            FEW_ROWS,
+        )
     leaks = summary["leakage"]
     if any(leaks.values()):
         log.warning(

@@ -173,19 +173,24 @@ def tiny_model_dirs(tmp_path_factory, minilm_dir, emotion_dir) -> dict[str, Path
 
 def data_project(root: Path, files: dict[str, pd.DataFrame | str], **data) -> Path:
     """A copy of src/ and params.yaml whose data.dataset is a folder holding `files`
-    (a frame is written in the format its name says; a string is written as is)."""
+    (a frame is written in the format its name says; a string or bytes as they are; a name may
+    hold folders). `data` overrides params.yaml's data keys; `read` overrides only the keys given."""
     shutil.copytree(PROJECT_ROOT / "src", root / "src", ignore=shutil.ignore_patterns("__pycache__"))
     params = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())
     params["data"].update(
         {"dataset": "mydata", "mirrors": [], "sample_size": {"train": None, "validation": None, "test": None}}
     )
+    params["data"]["read"].update(data.pop("read", {}))
     params["data"].update(data)
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     folder = root / "mydata"
     folder.mkdir()
     for name, content in files.items():
         path = folder / name
-        if isinstance(content, str):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        elif isinstance(content, str):
             path.write_text(content, encoding="utf-8")
         elif name.endswith(".jsonl"):
             content.to_json(path, orient="records", lines=True)

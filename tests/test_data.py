@@ -103,7 +103,10 @@ def test_unreachable_hub_dataset_names_the_mirrors_and_the_fix(tmp_path):
 def test_missing_train_file_is_an_error(tmp_path):
     folder = write_folder(tmp_path / "d", "jsonl")
     (folder / "train.jsonl").unlink()
-    with pytest.raises(DataError, match="No train file in .*: expected one of train.jsonl"):
+    with pytest.raises(
+        DataError,
+        match=r"No train data in .*: looked for train.<jsonl\|json\|csv\|tsv\|parquet\|txt>.*It holds: test.jsonl, validation.jsonl",
+    ):
         load(str(folder), [], "text", "label")
 
 

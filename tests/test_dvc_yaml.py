@@ -193,3 +193,18 @@ def test_outputs_are_the_paths_the_code_writes():
         assert {relative(p) for p in expected} == out_paths(stage)
     assert {relative(paths.REPORT_DIR), relative(paths.SIGNIFICANCE_FILE)} == out_paths("report")
     assert {relative(paths.evaluation_metrics_file(e)) for e in paths.EVALUATIONS} <= set(DVC_YAML["metrics"])
+
+
+def test_dvc_exp_show_leads_with_the_scores():
+    """The first columns of `dvc exp show` are the fine-tuned model's scores; the data summary
+    (origins and per-class counts: over 200 columns for 77 classes) comes after every score."""
+    result = subprocess.run(
+        ["dvc", "exp", "show", "--no-pager", "--csv"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    header = result.stdout.splitlines()[0].split(",")
+    assert header[header.index("parent") + 1] == "metrics/finetuned.json:accuracy"
+    # DVC drops a column's file name where the key is unique: train.origin is metrics/data.json's.
+    data_summary = header.index("train.origin")
+    assert data_summary > header.index("mcnemar.finetuned_vs_classical.p_value")  # significance.json
+    assert data_summary > header.index("temperature")  # train.json

@@ -158,3 +158,42 @@ def test_method_section_follows_peft_method(raw_params):
     raw["peft"]["method"] = "full"
     params = Params.from_dict(raw)
     assert params.method is params.full and params.method.learning_rate == raw["full"]["learning_rate"]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("encoding", "latin-9000", "Python does not know 'latin-9000'"),
+        ("encoding", ["utf-8", "nope"], "Python does not know 'nope'"),
+        ("delimiter", "@@", "use auto, one character such as ',' or '@', or tab"),
+        ("format", "xml", "use one of auto, csv, tsv, jsonl, parquet, lines, folders"),
+        ("header", "maybe", "use auto, true or false"),
+        ("columns", ["text", "text"], "use a list of distinct column names, or null"),
+    ],
+)
+def test_bad_read_params_are_named(raw_params, key, value, message):
+    raw = copy.deepcopy(raw_params)
+    raw["data"]["read"][key] = value
+    with pytest.raises(ParamsError) as error:
+        Params.from_dict(raw)
+    assert str(error.value).startswith(f"params.yaml: data.read.{key} is {value!r}") and message in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("value", "read_as"), [("tab", "\t"), ("\\t", "\t"), ("\t", "\t"), ("@", "@"), ("auto", "auto")]
+)
+def test_a_delimiter_is_one_character_or_tab(raw_params, value, read_as):
+    raw = copy.deepcopy(raw_params)
+    raw["data"]["read"]["delimiter"] = value
+    assert Params.from_dict(raw).data.read.delimiter == read_as
+
+
+def test_data_splits_take_line_files_but_not_other_mappings(raw_params):
+    raw = copy.deepcopy(raw_params)
+    raw["data"]["splits"] = {"train": {"text": "train_text.txt", "label": "train_labels.txt"}}
+    assert Params.from_dict(raw).data.splits["train"]["label"] == "train_labels.txt"
+    raw["data"]["splits"] = {"train": {"texts": "train_text.txt"}}
+    with pytest.raises(
+        ParamsError, match=r"parallel line files are named as \{text: <texts file>, label: <labels file>\}"
+    ):
+        Params.from_dict(raw)

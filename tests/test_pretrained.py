@@ -1,9 +1,14 @@
+import os
+import subprocess
+import sys
+
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
 from src.core.errors import ModelError
 from src.core.params import ModelParams
+from src.core.paths import PROJECT_ROOT
 from src.model.pretrained import load_classifier, load_tokenizer, resolve_model
 
 LABELS = ["sadness", "joy", "love"]
@@ -68,3 +73,29 @@ def test_hub_reachability_is_probed_without_the_offline_flag(monkeypatch):
         assert hub_reachable() is False
     finally:
         hub_reachable.cache_clear()
+
+
+def test_an_unreachable_hub_puts_the_libraries_offline_so_peft_logs_no_fetch_warnings(tmp_path):
+    """Every stage and command starts through run_command, which probes the Hub once; unreachable,
+    it sets the offline switches, and peft's Hub lookup for a model's files stays silent."""
+    script = """
+import os, warnings
+from src.core.cli import run_command, command_parser
+
+def command(_args):
+    import huggingface_hub.constants
+    from peft.utils.other import check_file_exists_on_hf_hub
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        found = check_file_exists_on_hf_hub("sentence-transformers/all-MiniLM-L6-v2", "config.json")
+    print(os.environ["HF_HUB_OFFLINE"], huggingface_hub.constants.HF_HUB_OFFLINE, found, len(caught))
+
+run_command(command, command_parser(None), [])
+"""
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_OFFLINE")}
+    env["HF_ENDPOINT"] = "http://127.0.0.1:9"  # the discard port: nothing answers
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["1", "True", "None", "0"]

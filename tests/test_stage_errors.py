@@ -49,7 +49,7 @@ def test_missing_train_file(tmp_path):
     """Validation and test may be carved from train (tests/test_dataset_layouts.py); train may not."""
     root = make_project(tmp_path)
     (root / "mydata" / "train.jsonl").unlink()
-    assert_fails_cleanly(root, "prepare", "No train file in")
+    assert_fails_cleanly(root, "prepare", "No train data in")
 
 
 def test_missing_text_column(tmp_path):
@@ -73,7 +73,9 @@ def test_invalid_utf8(tmp_path):
     write_file(
         root / "mydata" / "validation.jsonl", b'{"text": "ok", "label": "joy"}\n{"text": "\xff", "label": "joy"}\n'
     )
-    assert_fails_cleanly(root, "prepare", "validation.jsonl, line 2, is not valid UTF-8; save the file as UTF-8.")
+    assert_fails_cleanly(
+        root, "prepare", "validation.jsonl, line 2, is not valid UTF-8. Set data.read.encoding to the file's encoding"
+    )
 
 
 def test_csv_with_a_header_and_no_rows(tmp_path):

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable
 
 from src.core.errors import DataError, ModelError, ParamsError
+from src.core.hub import go_offline_if_unreachable
 
 EXPECTED_ERRORS = (ParamsError, DataError, ModelError)
 
@@ -27,6 +28,7 @@ def run_command(command: Callable[[argparse.Namespace], None], parser: argparse.
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     for noisy in ("httpx", "urllib3", "datasets", "filelock"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    go_offline_if_unreachable()
     try:
         command(args)
     except EXPECTED_ERRORS as error:

@@ -10,6 +10,7 @@ key gets a "did you mean" suggestion.
 
 from __future__ import annotations
 
+import codecs
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -41,22 +42,81 @@ CLASS_WEIGHTS = ("none", "balanced")  # src/model/class_balance.py
 CARVED = ("validation", "test")  # the splits that can be carved from train
 
 
-def nullable_text(key: str, value):
-    return None if value is None else text(key, value)
+def split_source(key: str, value):
+    """A split in data.splits: null (carve it), a name, file, glob or folder, or {text: ..., label: ...}
+    naming parallel line files (one text, one label a line)."""
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        if sorted(value) != ["label", "text"] or not all(isinstance(v, str) and v.strip() for v in value.values()):
+            raise ParamsError(
+                f"params.yaml: {key} is {value!r}; parallel line files are named as "
+                "{text: <texts file>, label: <labels file>}."
+            )
+        return value
+    return text(key, value)
+
+
+def encoding(key: str, value):
+    """An encoding Python knows, or a list of them tried in order per file ([utf-8, latin-1])."""
+    for name in value if isinstance(value, list) and value else [value]:
+        text(key, name)
+        try:
+            codecs.lookup(name)
+        except LookupError:
+            raise ParamsError(
+                f"params.yaml: {key} is {value!r}: Python does not know {name!r}; use an encoding such as "
+                "utf-8, latin-1, cp1252 or utf-16, or a list of them tried in order, e.g. [utf-8, latin-1]."
+            ) from None
+    return value
+
+
+def delimiter(key: str, value):
+    """auto, one character, or a tab written as tab or \\t."""
+    if value in ("tab", "\\t"):
+        return "\t"
+    if value == "auto" or (isinstance(value, str) and len(value) == 1 and value not in "\r\n\"'"):
+        return value
+    raise ParamsError(f"params.yaml: {key} is {value!r}; use auto, one character such as ',' or '@', or tab.")
+
+
+def column_names(key: str, value):
+    if value is None:
+        return None
+    texts(key, value)
+    if len(set(value)) != len(value) or not value:
+        raise ParamsError(f"params.yaml: {key} is {value!r}; use a list of distinct column names, or null.")
+    return value
 
 
 LAUNCHERS = ("python", "torchrun", "accelerate")
+
+
+FORMATS = ("auto", "csv", "tsv", "jsonl", "parquet", "lines", "folders")  # src/data/layouts.py
+
+
+@dataclass(frozen=True)
+class ReadParams:
+    """params.yaml `data.read`: how to read the dataset's files where their names do not tell."""
+
+    format: str = rule(one_of(*FORMATS))  # auto: by suffix and layout
+    header: str | bool = rule(keyword_or("auto", boolean, "use auto, true or false"))
+    columns: list[str] | None = rule(column_names)  # names of a headerless file's columns, in order
+    delimiter: str = rule(delimiter)  # auto: the suffix's, or sniffed
+    encoding: str | list[str] = rule(encoding)  # of every text file, or a list tried in order per file
 
 
 @dataclass(frozen=True)
 class DataParams:
     dataset: str = rule(text)  # a Hub dataset id, or a local folder with train/validation/test files
     mirrors: list[str] = rule(texts)  # local folders searched for a copy of a Hub dataset before going online
-    # The split -> file (or Hub split) names to use where the usual ones (dev, valid, ...) do not
-    # fit; null for a split means "carve it from train" even if the dataset has one.
-    splits: dict[str, str | None] = rule(
-        some_keys(SPLITS, nullable_text, f"use a mapping of some of {', '.join(SPLITS)} to a name, or null")
+    # Where a split's rows are, where the usual names and layouts (src/data/layouts.py) miss them:
+    # a name (a file stem or a Hub split), a file, a glob of shards or a folder of class folders
+    # inside data.dataset, or {text: ..., label: ...} line files; null carves the split from train.
+    splits: dict[str, str | dict | None] = rule(
+        some_keys(SPLITS, split_source, f"use a mapping of some of {', '.join(SPLITS)} to a name, file or null")
     )
+    read: ReadParams = rule(section(ReadParams))  # how to read files whose suffix or first line does not say
     # Shares of the training rows carved off for a missing validation or test split.
     carve: dict[str, float] = rule(
         per_key(CARVED, number(above=0, below=0.5), f"use a mapping of {', '.join(CARVED)} to a share of train")

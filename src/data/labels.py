@@ -78,8 +78,8 @@ def encode_labels(
         unknown = sorted(set(labels[ids.isna()].astype(str)))
         if unknown:
             raise DataError(
-                f"The {split} split has label(s) {', '.join(unknown)} that the training split never uses "
-                f"(known: {', '.join(map(str, encode))}). No model trained on these rows can predict them: "
+                f"The {split} split has label(s) {_some(unknown)} that the training split never uses "
+                f"(known: {_some(list(map(str, encode)))}). No model trained on these rows can predict them: "
                 "drop those rows, or add examples of them to train."
             )
         columns = {"text": frame[text_columns[0]].astype(str)}
@@ -115,3 +115,16 @@ def _names_from_label_text(raw: dict[str, pd.DataFrame], label_column: str) -> d
         if names.setdefault(int(label_id), str(name)) != str(name):
             raise DataError(f"Label {label_id} is called both {names[int(label_id)]!r} and {name!r} in label_text.")
     return names
+
+
+def _some(names: list[str], shown: int = 12) -> str:
+    more = f", ... ({len(names) - shown} more)" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
+
+
+def looks_multi_label(labels: pd.Series) -> float:
+    """The share of `labels` that are lists of other labels (`3,15`, `joy;love`), where over 5% are."""
+    text = labels.astype(str)
+    listed = text.str.fullmatch(r"[^,;|]+([,;|][^,;|]+)+")
+    share = float(listed.mean())
+    return share if share > 0.05 else 0.0

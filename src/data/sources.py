@@ -6,10 +6,11 @@ in the folders of `data.mirrors` (as <mirror>/<owner>/<name> or <mirror>/<name>)
 `dair-ai/emotion` finds ../shared/data/emotion offline; only when no mirror has it is it loaded
 from the Hub with `datasets.load_dataset`.
 
-Only a train split is required. Validation and test are found under their usual names (a
-validation split may be called dev, valid, val or eval; `data.splits` names others), and a
-missing one is carved from train (src/data/splits.py). A split whose labels are all negative
-(GLUE's unlabelled test sets use -1) counts as missing.
+Only a train split is required. In a folder, each split is found in the layouts datasets are
+published in (src/data/layouts.py; `data.splits` and `data.read` say what names and suffixes
+don't); on the Hub, under its usual names. A missing split is carved from train
+(src/data/splits.py). A split whose labels are all negative (GLUE's unlabelled test sets use -1)
+counts as missing. A training split with a single class is an error.
 """
 
 from __future__ import annotations
@@ -24,19 +25,12 @@ import pandas as pd
 from src.core.errors import DataError
 from src.core.hub import hub_reachable, unreachable_hint
 from src.core.paths import find_folder, search_roots
-from src.data.labels import drop_unusable_rows, encode_labels
+from src.data.labels import drop_unusable_rows, encode_labels, looks_multi_label
+from src.data.layouts import SPLIT_NAMES, locate_splits, read_split
 from src.data.splits import carve_missing
-from src.data.tables import FORMATS, read_table
 
 if TYPE_CHECKING:
     from src.core.params import DataParams
-
-# The names a split goes by, in the order they are looked for.
-SPLIT_NAMES = {
-    "train": ("train",),
-    "validation": ("validation", "valid", "val", "dev", "eval"),
-    "test": ("test",),
-}
 
 
 @dataclass
@@ -71,11 +65,11 @@ def resolve_dataset(dataset: str, mirrors: Sequence[str], roots: list[Path] | No
 def load_labelled_splits(data: DataParams, roots: list[Path] | None = None) -> LabelledSplits:
     """Find, read, clean and encode the dataset `data` names; carve the splits it lacks."""
     source = resolve_dataset(data.dataset, data.mirrors, roots)
+    text_columns = [data.text_column] if isinstance(data.text_column, str) else list(data.text_column)
     if isinstance(source, Path):
-        raw, origins, class_names = *read_local_splits(source, data.splits), None
+        raw, origins, class_names = read_local_splits(source, data, text_columns)
     else:
         raw, origins, class_names = _load_hub_splits(source, data.label_column, data.mirrors, data.splits)
-    text_columns = [data.text_column] if isinstance(data.text_column, str) else list(data.text_column)
     for split in [split for split in raw if split != "train" and data.label_column not in raw[split].columns]:
         del raw[split]  # GLUE's local test files have no label column: carve a test split instead
         origins[split] = f"{origins[split]} has no {data.label_column!r} column"
@@ -85,7 +79,8 @@ def load_labelled_splits(data: DataParams, roots: list[Path] | None = None) -> L
                 raise DataError(
                     f"The {split} split of {source} ({origins[split]}) has no column {column!r} "
                     f"(columns: {', '.join(map(str, frame.columns))}). "
-                    "Set data.text_column / data.label_column in params.yaml."
+                    "Set data.text_column / data.label_column in params.yaml; if the file's first line is "
+                    "a data row, set data.read.header: false and name its columns in data.read.columns."
                 )
     cleaned, dropped = {}, {}
     for split, frame in raw.items():
@@ -98,6 +93,22 @@ def load_labelled_splits(data: DataParams, roots: list[Path] | None = None) -> L
                 f"The {split} split of {source} ({origins[split]}) has no usable rows: all {len(frame)} "
                 f"have an empty text or no label ({dropped[split]})."
             )
+    listed = looks_multi_label(cleaned["train"][data.label_column])
+    if listed:
+        examples = cleaned["train"][data.label_column].astype(str)
+        examples = examples[examples.str.contains(r"[,;|]")].unique()[:3]
+        raise DataError(
+            f"The training split's labels look like several labels per text ({', '.join(examples)}: {listed:.0%} "
+            "of its rows hold a list). This is multi-label data, and the pipeline reads one label per text: "
+            "keep one label per row, or use single-label data."
+        )
+    classes = cleaned["train"][data.label_column].astype(str).str.strip().unique()
+    if len(classes) < 2:
+        raise DataError(
+            f"The training split of {source} ({origins['train']}) has a single class, {classes[0]!r}, in all "
+            f"{len(cleaned['train']):,} usable rows: a classifier needs two or more. Check that "
+            f"data.label_column ({data.label_column!r}) is the label, and that the files hold every class."
+        )
     encoded, label_names = encode_labels(cleaned, text_columns, data.label_column, class_names)
     splits, carved = carve_missing(encoded, data.carve, data.seed)
     for split in carved:
@@ -108,26 +119,18 @@ def load_labelled_splits(data: DataParams, roots: list[Path] | None = None) -> L
     return LabelledSplits(splits, label_names, str(source), origins, dropped)
 
 
-def read_local_splits(folder: Path, names: dict[str, str | None]) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
-    """Read the split files of `folder`: {split: frame} and {split: file name}, for the splits found.
-
-    A split is the first file named after it (see SPLIT_NAMES; `names` overrides them, and None
-    skips the split) with a known suffix.
-    """
-    files = {}
-    for split, usual in SPLIT_NAMES.items():
-        wanted = (names[split],) if split in names else usual
-        if wanted == (None,):
-            continue
-        found = [folder / f"{name}{ext}" for name in wanted for ext in FORMATS if (folder / f"{name}{ext}").is_file()]
-        if found:
-            files[split] = found[0]
-        elif split == "train" or split in names:
-            expected = ", ".join(f"{name}{ext}" for name in wanted for ext in FORMATS)
-            raise DataError(f"No {split} file in {folder}: expected one of {expected}.")
-    return {split: read_table(path) for split, path in files.items()}, {
-        split: path.name for split, path in files.items()
-    }
+def read_local_splits(
+    folder: Path, data: DataParams, text_columns: list[str]
+) -> tuple[dict[str, pd.DataFrame], dict[str, str], list[str] | None]:
+    """Read the splits of `folder` (src/data/layouts.py): {split: frame}, {split: where from}, and
+    the label names the training files carry (Hub parquet features, a mapping.txt) or None."""
+    located = locate_splits(folder, data.splits, data.read)
+    frames, class_names = {}, None
+    for split, files in located.items():
+        frames[split], names = read_split(files, data.read, text_columns, data.label_column)
+        if split == "train":
+            class_names = names
+    return frames, {split: files.origin for split, files in located.items()}, class_names
 
 
 def _load_hub_splits(
@@ -152,6 +155,8 @@ def _load_hub_splits(
         ) from error
     chosen = {}
     for split, usual in SPLIT_NAMES.items():
+        if isinstance(names.get(split), dict):
+            raise DataError(f"data.splits.{split} names line files, which only a local dataset folder has.")
         wanted = (names[split],) if split in names else usual
         found = [name for name in wanted if name is not None and name in loaded]
         if found:

@@ -16,6 +16,8 @@ from src.data.prepared import texts_of
 
 log = logging.getLogger(__name__)
 
+# A class with fewer training rows than this gets a warning: its scores are noise.
+FEW_ROWS = 5
 # Above this share of texts longer than model.max_length in a split, the prepare log and the
 # report suggest raising it.
 LONG_TEXT_SHARE = 0.05
@@ -26,9 +28,10 @@ def carve_missing(
 ) -> tuple[dict[str, pd.DataFrame], list[str]]:
     """Give a dataset without validation or test rows those splits, carved from train.
 
-    Each carved split takes `shares[split]` of the original training rows, stratified by label
-    and seeded, so no row is in two splits and the class balance is kept. Returns all three
-    splits and the names of those carved.
+    Each carved split takes about `shares[split]` of the original training rows, stratified by
+    label and seeded, so no row is in two splits and the class balance is kept. Rows with the
+    same text (after case and spacing are normalised) go to the same side, so a carved test
+    split holds no copy of a training text. Returns all three splits and the names of those carved.
     """
     splits, carved = dict(splits), []
     original = len(splits["train"])
@@ -41,15 +44,37 @@ def carve_missing(
                 f"The training split has {len(splits['train'])} rows, too few to carve a {split} split "
                 f"of {rows}; add a {split} file or more training rows."
             )
-        labels = splits["train"]["label"]
-        try:
-            rest, part = train_test_split(splits["train"], test_size=rows, stratify=labels, random_state=seed)
-        except ValueError:  # a class with a single row cannot be split in proportion
-            log.warning("a class has too few rows to carve the %s split in proportion; carving it at random", split)
-            rest, part = train_test_split(splits["train"], test_size=rows, random_state=seed)
+        rest, part = _grouped_split(splits["train"], rows, seed, split)
         splits["train"], splits[split] = rest.reset_index(drop=True), part.reset_index(drop=True)
         carved.append(split)
     return {split: splits[split] for split in SPLITS}, sorted(carved, key=SPLITS.index)
+
+
+def _grouped_split(frame: pd.DataFrame, rows: int, seed: int, split: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(the rest, about `rows` rows) of `frame`, stratified by label and seeded, each text's copies
+    all on one side."""
+    keys = texts_of(frame).str.split().str.join(" ").str.casefold()
+    if keys.is_unique:  # every text once: a plain stratified split of the rows
+        return _stratified_split(frame, rows, seed, split)
+    repeated = int(keys.duplicated(keep=False).sum())
+    log.info(
+        "carving %s: %d rows share their text with another row (case and spacing aside); each text's rows "
+        "stay on one side",
+        split,
+        repeated,
+    )
+    groups = frame.assign(key=keys).drop_duplicates("key")  # a text's first row stands for its copies
+    _, part = _stratified_split(groups, max(1, round(rows * len(groups) / len(frame))), seed, split)
+    taken = keys.isin(set(part["key"]))
+    return frame[~taken], frame[taken]
+
+
+def _stratified_split(frame: pd.DataFrame, rows: int, seed: int, split: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    try:
+        return train_test_split(frame, test_size=rows, stratify=frame["label"], random_state=seed)
+    except ValueError:  # a class with a single row cannot be split in proportion
+        log.warning("a class has too few rows to carve the %s split in proportion; carving it at random", split)
+        return train_test_split(frame, test_size=rows, random_state=seed)
 
 
 def stratified_sample(frame: pd.DataFrame, size: int | None, seed: int, split: str = "train") -> pd.DataFrame:
@@ -113,3 +138,9 @@ def summarize(
         }
     summary["leakage"] = count_leaks(splits)
     return summary
+
+
+def rare_classes(frame: pd.DataFrame, label_names: list[str], below: int = FEW_ROWS) -> dict[str, int]:
+    """{class name: rows} for the classes with fewer than `below` rows in `frame`."""
+    counts = frame["label"].value_counts()
+    return {name: int(counts.get(i, 0)) for i, name in enumerate(label_names) if counts.get(i, 0) < below}

@@ -12,6 +12,7 @@ without reading params.yaml.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import asdict
 from pathlib import Path
 
@@ -27,6 +28,10 @@ from src.core.params import ModelParams
 from src.model.families import encoder_of, ensure_pad_token, head_modules
 from src.model.methods import METHODS
 from src.model.pretrained import load_classifier
+
+# On every save peft asks the Hub for the base model's config, to see whether the vocabulary was
+# resized; offline it cannot, and warns in every train log. This pipeline never resizes it.
+warnings.filterwarnings("ignore", message="Could not find a config file in .* the vocabulary was not modified")
 
 MANIFEST_FILENAME = "method.json"
 TOKENIZER_CONFIG = "tokenizer_config.json"
