@@ -199,7 +199,11 @@ def test_dvc_exp_show_leads_with_the_scores():
     """The first columns of `dvc exp show` are the fine-tuned model's scores; the data summary
     (origins and per-class counts: over 200 columns for 77 classes) comes after every score."""
     result = subprocess.run(
-        ["dvc", "exp", "show", "--no-pager", "--csv"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "dvc", "exp", "show", "--no-pager", "--csv"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     header = result.stdout.splitlines()[0].split(",")
