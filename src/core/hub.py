@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import os
 import socket
+import sys
 from urllib.parse import urlparse
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
@@ -44,8 +45,6 @@ def go_offline_if_unreachable() -> None:
     _went_offline = True
     for name in OFFLINE_VARIABLES:
         os.environ[name] = "1"
-    import sys
-
     constants = sys.modules.get("huggingface_hub.constants")
     if constants is not None:  # imported already: it read the variable at import
         constants.HF_HUB_OFFLINE = True
