@@ -32,6 +32,11 @@ def rows(count: int, labels=LABELS, offset: int = 0) -> pd.DataFrame:
 
 
 def prepared(root: Path) -> tuple[dict[str, pd.DataFrame], list[str], dict]:
+    return prepared_with_log(root)[:3]
+
+
+def prepared_with_log(root: Path) -> tuple[dict[str, pd.DataFrame], list[str], dict, str]:
+    """Run prepare once: (splits, label names, metrics/data.json, the log)."""
     result = run_stage(root, "prepare")
     assert result.returncode == 0, result.stderr[-3000:]
     splits = {
@@ -40,7 +45,7 @@ def prepared(root: Path) -> tuple[dict[str, pd.DataFrame], list[str], dict]:
     }
     labels = json.loads((root / "data" / "prepared" / "labels.json").read_text())["label_names"]
     summary = json.loads((root / "metrics" / "data.json").read_text())
-    return splits, labels, summary
+    return splits, labels, summary, result.stderr
 
 
 def no_overlap(splits: dict[str, pd.DataFrame]) -> bool:

@@ -9,25 +9,12 @@ keeps copies of a text on one side, a rare class is named, a single class is an 
 
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 
 from tests.conftest import assert_fails_cleanly, run_stage
 from tests.conftest import data_project as project
 from tests.test_dataset_layouts import LABELS, no_overlap, rows
-
-
-def prepared(root):
-    """Run prepare once: (splits, label names, metrics/data.json, the log)."""
-    result = run_stage(root, "prepare")
-    assert result.returncode == 0, result.stderr[-3000:]
-    splits = {
-        split: pd.read_json(root / "data" / "prepared" / f"{split}.jsonl", lines=True)
-        for split in ("train", "validation", "test")
-    }
-    labels = json.loads((root / "data" / "prepared" / "labels.json").read_text())["label_names"]
-    return splits, labels, json.loads((root / "metrics" / "data.json").read_text()), result.stderr
+from tests.test_dataset_layouts import prepared_with_log as prepared
 
 
 def lines(frame: pd.DataFrame, *columns: str, sep: str = "\t") -> str:
