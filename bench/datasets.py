@@ -100,9 +100,14 @@ def read_metrics(project: Path) -> dict:
 
 def summarize(name: str, metrics: dict, seconds: float) -> dict:
     data, train = metrics["data"], metrics["train"]
-    test = metrics["significance"]["mcnemar"]["finetuned_vs_classical"]
+    significance = metrics["significance"]
+    # Multi-label runs (docs/MULTILABEL.md) have a paired permutation test of per-row F1 for
+    # McNemar's, and micro-F1 where single-label runs have accuracy.
+    multi = "paired" in significance
+    test = significance["paired" if multi else "mcnemar"]["finetuned_vs_classical"]
     tuned, classical = metrics["finetuned"], metrics["classical"]
-    better = test["a_only_right"] > test["b_only_right"]
+    better = test["difference"] > 0 if multi else test["a_only_right"] > test["b_only_right"]
+    keys = ("micro_f1", "macro_f1") if multi else ("accuracy", "macro_f1")
     if test["p_value"] >= ALPHA:
         verdict = "no significant difference"
     else:
@@ -112,12 +117,13 @@ def summarize(name: str, metrics: dict, seconds: float) -> dict:
         "classes": len(data["train"]["classes"]),
         "rows": {split: data[split]["rows"] for split in ("train", "validation", "test")},
         "truncated_test_share": round(data["test"]["truncated"] / data["test"]["rows"], 4),
-        "untuned": {key: metrics["baseline"][key] for key in ("accuracy", "macro_f1")},
-        "tfidf": {key: classical[key] for key in ("accuracy", "macro_f1")},
-        "finetuned": {key: tuned[key] for key in ("accuracy", "macro_f1")},
+        "task": "multi_label" if multi else "single_label",
+        "untuned": [metrics["baseline"][key] for key in keys],
+        "tfidf": [classical[key] for key in keys],
+        "finetuned": [tuned[key] for key in keys],
         # the kept epoch's validation scores: recipe choices are made on these, never on test
-        "validation": {key: train["validation"][key] for key in ("accuracy", "macro_f1")},
-        "mcnemar_p_vs_tfidf": test["p_value"],
+        "validation": [train["validation"][key] for key in ("accuracy", "macro_f1")],
+        "p_vs_tfidf": test["p_value"],
         "verdict": verdict,
         "epochs": train.get("epochs"),
         "optimizer_steps": train.get("optimizer_steps"),
@@ -130,7 +136,7 @@ def summarize(name: str, metrics: dict, seconds: float) -> dict:
 def markdown(rows: list[dict]) -> str:
     header = (
         "| Dataset | Classes | Train / test rows | Untuned acc / F1 | TF-IDF + LR acc / F1 | Fine-tuned acc / F1 "
-        "| McNemar p vs TF-IDF | Verdict | Validation acc / F1 | Epochs (steps) | Train s | Collapsed |"
+        "| p vs TF-IDF | Verdict | Validation acc / F1 | Epochs (steps) | Train s | Collapsed |"
     )
     lines = [header, "| :--- | ---: | ---: | ---: | ---: | ---: | ---: | :--- | ---: | ---: | ---: | :--- |"]
     for row in rows:
@@ -139,12 +145,14 @@ def markdown(rows: list[dict]) -> str:
             continue
 
         def pair(scores):
-            return f"{scores['accuracy']:.4f} / {scores['macro_f1']:.4f}"
+            return f"{scores[0]:.4f} / {scores[1]:.4f}"
 
+        # Multi-label rows: micro-F1 where the header says acc (subset accuracy for validation).
+        dataset = row["dataset"] + (" (multi-label: micro-F1 / macro-F1)" if row["task"] == "multi_label" else "")
         lines.append(
-            f"| {row['dataset']} | {row['classes']} | {row['rows']['train']:,} / {row['rows']['test']:,} "
+            f"| {dataset} | {row['classes']} | {row['rows']['train']:,} / {row['rows']['test']:,} "
             f"| {pair(row['untuned'])} | {pair(row['tfidf'])} | {pair(row['finetuned'])} "
-            f"| {row['mcnemar_p_vs_tfidf']:.3g} | {row['verdict']} | {pair(row['validation'])} "
+            f"| {row['p_vs_tfidf']:.3g} | {row['verdict']} | {pair(row['validation'])} "
             f"| {row['epochs']} ({row['optimizer_steps']}) "
             f"| {row['train_time_s']:.0f} | {'**yes**' if row['collapsed'] else 'no'} |"
         )

@@ -4,8 +4,9 @@ The result in models/finetuned/ is reloaded as a user would (src/model/finetuned
 method the base model named in its method.json, then `PeftModel.from_pretrained`; for head_only
 the base model and the saved head; for full the saved model itself. Reads param
 `eval.batch_size` and `eval.calibration_bins` (the model, method, max_length and the temperature
-fitted on validation come from method.json). The probabilities are softmax(logits / temperature);
-the metrics give the calibration before and after scaling. Writes metrics/finetuned.json,
+fitted on validation come from method.json). The probabilities are softmax(logits / temperature),
+or for multi-label data a sigmoid per label, decided by the thresholds in method.json; the
+metrics give the calibration before and after scaling. Writes metrics/finetuned.json,
 plots/finetuned/{confusion,calibration}.csv and data/predictions/finetuned.csv.
 
     python -m src.evaluate       # or: dvc repro evaluate
@@ -18,10 +19,10 @@ from src.core.errors import ModelError
 from src.core.params import Params
 from src.core.paths import FINETUNED_DIR
 from src.data.prepared import read_label_names, read_prepared, text_inputs
-from src.model.finetuned import load_result
+from src.model.finetuned import load_result, task_of, thresholds_of
 from src.model.inference import predict_logits
-from src.scoring.calibration import scaled_probabilities
 from src.scoring.predictions import evaluate_probabilities, write_evaluation
+from src.scoring.tasks import TASKS
 
 log = logging.getLogger("evaluate")
 
@@ -47,20 +48,22 @@ def evaluate() -> None:
         pairs=pairs,
     )
     temperature = manifest.get("temperature", 1.0)  # results saved before calibration have none
+    task = TASKS[task_of(manifest)]
     evaluation = evaluate_probabilities(
         test,
-        scaled_probabilities(logits, temperature),
+        task.probabilities(logits, temperature),
         label_names,
         params.eval.calibration_bins,
-        unscaled=scaled_probabilities(logits),
+        unscaled=task.probabilities(logits),
         temperature=temperature,
+        task=task.name,
+        thresholds=thresholds_of(manifest),
     )
     write_evaluation("finetuned", evaluation)
     log.info(
-        "fine-tuned model (%s): accuracy %.4f, macro-F1 %.4f; ECE %.4f at temperature %.3f (%.4f unscaled)",
+        "fine-tuned model (%s): %s; ECE %.4f at temperature %.3f (%.4f unscaled)",
         manifest["method"],
-        evaluation.metrics["accuracy"],
-        evaluation.metrics["macro_f1"],
+        task.headline_text(evaluation.metrics),
         evaluation.metrics["calibration"]["ece"],
         temperature,
         evaluation.metrics["calibration"]["ece_unscaled"],

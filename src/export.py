@@ -6,7 +6,9 @@ this project: `transformers.pipeline("text-classification", model=folder)` loads
 temperature fitted on validation is folded into the head's output layer, so the pipeline gives
 the same calibrated probabilities as `python -m src.predict`. Before
 finishing, the export loads the folder through that pipeline and checks it predicts what the
-unmerged result predicts. Prompt and prefix tuning add virtual tokens the base model has no
+unmerged result predicts. A multi-label model's config says `problem_type:
+multi_label_classification`, the check applies a sigmoid, and the thresholds tuned on validation
+go in thresholds.json and the card. Prompt and prefix tuning add virtual tokens the base model has no
 place for, so they cannot be merged; the command says so.
 
 With `--adapter`, the peft adapter itself is exported instead (to models/adapter): small, and
@@ -33,7 +35,7 @@ from transformers import pipeline
 
 from src.core.cli import command_parser, run_command
 from src.core.errors import ModelError
-from src.core.files import atomic_dir, read_json
+from src.core.files import atomic_dir, read_json, write_json
 from src.core.hub import hub_reachable, unreachable_hint
 from src.core.paths import (
     ADAPTER_EXPORT_DIR,
@@ -46,16 +48,19 @@ from src.core.paths import (
     prepared_split_file,
 )
 from src.data.prepared import read_prepared, text_inputs
-from src.model.finetuned import fold_temperature, load_result, merged_model
+from src.model.finetuned import fold_temperature, load_result, merged_model, task_of, thresholds_of
 from src.model.inference import predict_proba
 from src.model.methods import METHODS
 from src.presentation.model_card import model_card
+from src.scoring.tasks import TASKS
 
 log = logging.getLogger("export")
 
 CHECK_TEXTS = 64
 # Merging changes the order of float operations, not the function; probabilities agree to ~1e-6.
 CHECK_TOLERANCE = 1e-4
+# A multi-label export's thresholds, label -> threshold, beside its config.json.
+THRESHOLDS_FILE = "thresholds.json"
 FALLBACK_TEXTS = ["i feel wonderful today", "i am so angry at this", "i miss you so much", "that was a scary night"]
 
 
@@ -67,9 +72,11 @@ def check_texts(pair: bool) -> tuple[list[str], list[str] | None]:
 
 
 def pipeline_probabilities(
-    folder: Path, texts: list[str], pairs: list[str] | None, label_names: list[str]
+    folder: Path, texts: list[str], pairs: list[str] | None, label_names: list[str], function_to_apply: str = "softmax"
 ) -> np.ndarray:
-    classify = pipeline("text-classification", model=str(folder), top_k=None, device="cpu")
+    classify = pipeline(
+        "text-classification", model=str(folder), top_k=None, device="cpu", function_to_apply=function_to_apply
+    )
     inputs = texts if pairs is None else [{"text": a, "text_pair": b} for a, b in zip(texts, pairs, strict=True)]
     scores = classify(inputs, batch_size=16, truncation=True)
     return np.array([[{s["label"]: s["score"] for s in row}[name] for name in label_names] for row in scores])
@@ -98,6 +105,7 @@ def export(args: argparse.Namespace) -> None:
         )
     label_names, max_length = manifest["label_names"], manifest["model"]["max_length"]
     temperature = manifest.get("temperature", 1.0)
+    task, thresholds = TASKS[task_of(manifest)], thresholds_of(manifest)
     texts, pairs = check_texts(manifest.get("text_pair", False))
 
     def calibrated(model, tokenizer, desc: str) -> np.ndarray:
@@ -111,6 +119,7 @@ def export(args: argparse.Namespace) -> None:
             device=torch.device("cpu"),
             pairs=pairs,
             temperature=temperature,
+            task=task.name,
         )
 
     expected = calibrated(model, tokenizer, "check: unmerged")
@@ -129,10 +138,12 @@ def export(args: argparse.Namespace) -> None:
             merged.save_pretrained(tmp, safe_serialization=True)
             tokenizer.model_max_length = max_length  # the pipeline truncates where training did
             tokenizer.save_pretrained(tmp)
-            got = pipeline_probabilities(tmp, texts, pairs, label_names)
+            if thresholds is not None:  # the decisions the pipeline's scores need: config.json cannot say them
+                write_json(tmp / THRESHOLDS_FILE, manifest["thresholds"])
+            got = pipeline_probabilities(tmp, texts, pairs, label_names, task.function_to_apply)
             checked_by = "transformers.pipeline"
         difference = float(np.abs(got - expected).max())
-        same_labels = bool((got.argmax(axis=1) == expected.argmax(axis=1)).all())
+        same_labels = bool((task.decide(got, thresholds) == task.decide(expected, thresholds)).all())
         if difference > CHECK_TOLERANCE or not same_labels:
             raise ModelError(
                 f"The exported {kind} model disagrees with the {manifest['method']} result (largest probability "

@@ -4,7 +4,8 @@ Texts come from the arguments, from a .jsonl, .csv, .tsv or .parquet file (`--fi
 `--column`), or one per line on stdin. A model trained on text pairs takes two columns
 (`--column premise --column hypothesis`), or the two texts split by a tab. Prints each text's
 label and class probabilities (calibrated by the temperature fitted on validation), as a table
-or as JSON lines.
+or as JSON lines. A multi-label model prints every label whose probability reaches its threshold
+(tuned on validation, in method.json), and each label's probability.
 
     python -m src.predict "i feel wonderful today" "this is so unfair"
     python -m src.predict --file tweets.csv --column tweet --json > predictions.jsonl
@@ -18,12 +19,15 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from src.core.cli import command_parser, run_command
 from src.core.errors import DataError
 from src.core.paths import FINETUNED_DIR
 from src.data.tables import read_table
-from src.model.finetuned import load_result, read_manifest
+from src.model.finetuned import load_result, read_manifest, task_of, thresholds_of
 from src.model.inference import predict_proba
+from src.scoring.tasks import TASKS
 
 TABLE_TEXT_WIDTH = 48
 
@@ -76,14 +80,22 @@ def read_text_file(path: Path, columns: list[str]) -> tuple[list[str], list[str]
     return texts[0], texts[1] if len(texts) == 2 else None
 
 
-def format_table(texts: list[str], label_names: list[str], probabilities) -> str:
+def chosen_labels(decisions, label_names: list[str]) -> list[str | list[str]]:
+    """Each text's label (one name), or for a multi-label model its labels (a list of names)."""
+    names = np.asarray(label_names)
+    return [str(names[row]) if np.ndim(row) == 0 else names[np.flatnonzero(row)].tolist() for row in decisions]
+
+
+def format_table(texts: list[str], label_names: list[str], probabilities, labels: list) -> str:
     def clip(text: str) -> str:
         text = " ".join(text.split())
         return text if len(text) <= TABLE_TEXT_WIDTH else text[: TABLE_TEXT_WIDTH - 1] + "…"
 
-    rows = [["text", "label", *label_names]]
-    for text, row in zip(texts, probabilities, strict=True):
-        rows.append([clip(text), label_names[row.argmax()], *(f"{p:.3f}" for p in row)])
+    several = bool(labels) and isinstance(labels[0], list)
+    rows = [["text", "labels" if several else "label", *label_names]]
+    for text, chosen, row in zip(texts, labels, probabilities, strict=True):
+        shown = (", ".join(chosen) or "(none)") if several else chosen
+        rows.append([clip(text), shown, *(f"{p:.3f}" for p in row)])
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = [
         "  ".join(
@@ -95,13 +107,13 @@ def format_table(texts: list[str], label_names: list[str], probabilities) -> str
     return "\n".join(lines)
 
 
-def format_json_lines(texts: list[str], label_names: list[str], probabilities, pairs=None) -> str:
+def format_json_lines(texts: list[str], label_names: list[str], probabilities, labels: list, pairs=None) -> str:
     return "\n".join(
         json.dumps(
             {
                 "text": text,
                 **({"text_pair": pairs[i]} if pairs is not None else {}),
-                "label": label_names[row.argmax()],
+                ("labels" if isinstance(labels[i], list) else "label"): labels[i],
                 "probabilities": {name: round(float(p), 6) for name, p in zip(label_names, row, strict=True)},
             },
             ensure_ascii=False,
@@ -124,12 +136,15 @@ def predict(args: argparse.Namespace) -> None:
         manifest["model"]["max_length"],
         pairs=pairs,
         temperature=manifest.get("temperature", 1.0),
+        task=task_of(manifest),
     )
+    decisions = TASKS[task_of(manifest)].decide(probabilities, thresholds_of(manifest))
+    labels = chosen_labels(decisions, manifest["label_names"])
     if args.json:
-        print(format_json_lines(texts, manifest["label_names"], probabilities, pairs))
+        print(format_json_lines(texts, manifest["label_names"], probabilities, labels, pairs))
     else:
         shown = texts if pairs is None else [f"{a} | {b}" for a, b in zip(texts, pairs, strict=True)]
-        print(format_table(shown, manifest["label_names"], probabilities))
+        print(format_table(shown, manifest["label_names"], probabilities, labels))
 
 
 def parser() -> argparse.ArgumentParser:

@@ -4,7 +4,8 @@ Reads params `data.*` and, to count the texts `model.max_length` cuts, `model.na
 `model.revision` and `model.max_length`. Writes data/prepared/{train,validation,test}.jsonl, the
 label names in data/prepared/labels.json, and per split in metrics/data.json: where its rows came
 from (a file, a Hub split, or carved from train), rows, dropped rows by reason, class counts and
-how many texts are longer than `model.max_length` tokens; and the train/test text overlap.
+how many texts are longer than `model.max_length` tokens (for multi-label data, rows per label and
+how many labels the rows carry); and the train/test text overlap.
 
     python -m src.prepare        # or: dvc repro prepare
 """
@@ -34,7 +35,7 @@ def prepare() -> None:
         source = portable_path(Path(source))  # the same on every machine with this layout
     names = dataset.label_names
     shown = ", ".join(names[:20]) + (f", ... ({len(names) - 20} more)" if len(names) > 20 else "")
-    log.info("dataset %s from %s, %d labels: %s", data.dataset, source, len(names), shown)
+    log.info("dataset %s from %s, %d labels (%s): %s", data.dataset, source, len(names), dataset.task, shown)
 
     sampled = {
         split: stratified_sample(dataset.splits[split], data.sample_size[split], data.seed, split) for split in SPLITS
@@ -47,7 +48,7 @@ def prepare() -> None:
     available = {split: len(dataset.splits[split]) for split in SPLITS}
     summary = summarize(sampled, dataset.label_names, available, dataset.dropped, dataset.origins, truncated)
     summary["max_length"] = params.model.max_length
-    write_prepared(sampled, dataset.label_names, source)
+    write_prepared(sampled, dataset.label_names, source, task=dataset.task)
     write_json(DATA_SUMMARY_FILE, summary)
     for split in SPLITS:
         size, dropped, rows = data.sample_size[split], summary[split]["dropped"], summary[split]["rows"]

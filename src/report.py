@@ -32,7 +32,7 @@ from src.core.paths import (
     evaluation_metrics_file,
     predictions_file,
 )
-from src.data.prepared import read_label_names
+from src.data.prepared import read_label_names, read_task
 from src.presentation.figures import (
     plot_confusion_matrices,
     plot_per_class_f1,
@@ -40,8 +40,9 @@ from src.presentation.figures import (
     plot_training_curves,
 )
 from src.presentation.markdown import render_report
+from src.presentation.multilabel import label_errors, render_multilabel_report
 from src.scoring.errors import error_table
-from src.scoring.significance import compare_evaluations
+from src.scoring.tasks import NO_LABEL, TASKS
 
 log = logging.getLogger("report")
 
@@ -59,27 +60,33 @@ PAIRS = [("finetuned", "baseline"), ("finetuned", "classical")]
 
 def report() -> None:
     params = Params.load()
-    label_names = read_label_names()
+    label_names, task = read_label_names(), TASKS[read_task()]
     evaluations = {name: read_json(evaluation_metrics_file(name)) for name in EVALUATIONS}
     # As text: label names such as "0" and "1" must stay names, not become numbers.
     confusions = {name: pd.read_csv(confusion_file(name), keep_default_na=False, dtype=str) for name in EVALUATIONS}
     curves = {name: pd.read_csv(path, sep="\t") for name, path in TRAINING_CURVE_FILES.items() if path.is_file()}
     reliability = {name: pd.read_csv(calibration_file(name)) for name in EVALUATIONS}
-    predictions = pd.read_csv(
-        predictions_file("finetuned"), keep_default_na=False, dtype={"text": str, "actual": str, "predicted": str}
-    )
-    errors = error_table(predictions)
+    predictions = {
+        name: pd.read_csv(
+            predictions_file(name), keep_default_na=False, dtype={"text": str, "actual": str, "predicted": str}
+        )
+        for name in EVALUATIONS
+    }
     training = read_json(TRAIN_METRICS_FILE)
-    stats = params.stats
-    significance = compare_evaluations(
-        confusions, label_names, PAIRS, stats.bootstrap_resamples, stats.confidence, stats.seed
-    )
+    significance = task.compare(predictions, label_names, PAIRS, params.stats)
+    if task.thresholded:  # several labels per text: per-label scores, labels missed and added
+        errors = label_errors(predictions["finetuned"])
+        render, extra = render_multilabel_report, {"predictions": predictions["finetuned"]}
+        confusion_labels, per_label = [*label_names, NO_LABEL], "per_label"
+    else:
+        errors = error_table(predictions["finetuned"])
+        render, extra, confusion_labels, per_label = render_report, {}, label_names, "per_class"
 
-    plot_confusion_matrices(confusions, label_names, FIGURES["confusion"])
+    plot_confusion_matrices(confusions, confusion_labels, FIGURES["confusion"])
     plot_training_curves(curves, FIGURES["curves"], kept_step=training["kept"]["step"])
-    plot_per_class_f1(evaluations, label_names, FIGURES["per_class_f1"])
+    plot_per_class_f1(evaluations, label_names, FIGURES["per_class_f1"], key=per_label)
     plot_reliability(reliability, FIGURES["reliability"])
-    markdown = render_report(
+    markdown = render(
         params=params.of_this_run(),
         data_summary=read_json(DATA_SUMMARY_FILE),
         evaluations=evaluations,
@@ -88,6 +95,7 @@ def report() -> None:
         errors=errors,
         label_names=label_names,
         figures={key: path.relative_to(REPORT_DIR).as_posix() for key, path in FIGURES.items()},
+        **extra,
     )
     with atomic_file(ERRORS_FILE) as tmp:
         errors.to_csv(tmp, index=False)
@@ -95,8 +103,8 @@ def report() -> None:
         tmp.write_text(markdown, encoding="utf-8")
     write_json(SIGNIFICANCE_FILE, significance)
     log.info("wrote %s and %s", REPORT_FILE, SIGNIFICANCE_FILE)
-    for pair, test in significance["mcnemar"].items():
-        log.info("McNemar %s: p = %.3g", pair, test["p_value"])
+    for pair, test in significance.get("mcnemar", significance.get("paired", {})).items():
+        log.info("%s %s: p = %.3g", "McNemar" if "mcnemar" in significance else "paired test", pair, test["p_value"])
 
 
 def main(argv=None) -> None:

@@ -21,11 +21,12 @@ from src.core.cli import run_stage
 from src.core.files import write_json
 from src.core.params import Params
 from src.core.paths import FINETUNED_DIR, TRAIN_METRICS_FILE
-from src.data.prepared import read_label_names, read_prepared
+from src.data.prepared import read_label_names, read_prepared, read_task
 from src.model.finetuned import save_result
 from src.model.launch import relaunch_if_needed
 from src.model.methods import METHODS
 from src.model.trainer import train_model
+from src.scoring.tasks import METRIC_TITLES, TASKS
 
 log = logging.getLogger("train")
 
@@ -34,9 +35,9 @@ def train() -> None:
     params = Params.load()
     if relaunch_if_needed(params.train, "src.train"):
         return
-    label_names = read_label_names()
+    label_names, task = read_label_names(), read_task()
     train, validation = read_prepared("train"), read_prepared("validation")
-    result = train_model(params, label_names, train, validation)
+    result = train_model(params, label_names, train, validation, task=task)
     if not result.is_main_process:
         return
     method = params.peft.method
@@ -54,12 +55,15 @@ def train() -> None:
             "dataset": params.data.dataset,
             "params": {method: asdict(params.method), "train": asdict(params.train)},
         },
+        task=task,
+        thresholds=result.thresholds,
     )
     record = result.record(method, FINETUNED_DIR / METHODS[method].weights_file)
+    headline = TASKS[task].headline[0]  # accuracy, or macro-F1 for multi-label data
     write_json(TRAIN_METRICS_FILE, record)
     result.checkpoints.remove()  # the result is saved: nothing left to resume
     log.info(
-        "%s trained %d of %d parameters (%.2f%%) in %.0f s; saved %.2f MB; peak memory %.0f MB; validation accuracy %.4f",
+        "%s trained %d of %d parameters (%.2f%%) in %.0f s; saved %.2f MB; peak memory %.0f MB; validation %s %.4f",
         method,
         record["parameters"]["trainable"],
         record["parameters"]["total"],
@@ -67,7 +71,8 @@ def train() -> None:
         record["train_time_s"],
         record["artefact_size_mb"],
         record["peak_rss_mb"],
-        record["validation"]["accuracy"],
+        METRIC_TITLES[headline],
+        record["validation"][headline],
     )
 
 

@@ -197,3 +197,45 @@ def test_data_splits_take_line_files_but_not_other_mappings(raw_params):
         ParamsError, match=r"parallel line files are named as \{text: <texts file>, label: <labels file>\}"
     ):
         Params.from_dict(raw)
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value", "message"),
+    [
+        ("data", "task", "multi", "use one of auto, single_label, multi_label"),
+        ("data", "label_column", ["joy"], "a list of two or more distinct 0/1 columns"),
+        ("data", "label_column", ["joy", "joy"], "a list of two or more distinct 0/1 columns"),
+        ("data", "label_separator", ",,", "the one character between a row's labels"),
+        ("data", "label_separator", "a", "the one character between a row's labels"),
+        ("data", "label_names", ["joy", "joy"], "a list of distinct names in id order"),
+        ("data", "label_names", 3, "use auto, null, a file of the dataset"),
+    ],
+)
+def test_bad_multi_label_params_are_named(raw_params, section, key, value, message):
+    raw = copy.deepcopy(raw_params)
+    raw[section][key] = value
+    with pytest.raises(ParamsError) as error:
+        Params.from_dict(raw)
+    assert str(error.value).startswith(f"params.yaml: {section}.{key} is {value!r}") and message in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("tune", "global", "use one of per_label, none"),
+        ("fallback", 1.0, "> 0 and < 1"),
+        ("min_positives", 0, ">= 1"),
+    ],
+)
+def test_bad_threshold_params_are_named(raw_params, key, value, message):
+    raw = copy.deepcopy(raw_params)
+    raw["eval"]["thresholds"][key] = value
+    with pytest.raises(ParamsError, match=rf"params.yaml: eval.thresholds.{key} is .*{message}"):
+        Params.from_dict(raw)
+
+
+def test_zero_one_label_columns_and_a_names_list_are_accepted(raw_params):
+    raw = copy.deepcopy(raw_params)
+    raw["data"].update(label_column=["anger", "joy"], label_names=["anger", "joy"], label_separator=";")
+    data = Params.from_dict(raw).data
+    assert data.label_column == ["anger", "joy"] and data.label_names == ["anger", "joy"]

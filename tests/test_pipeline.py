@@ -200,6 +200,21 @@ def scores(project: Path) -> dict:
     return found
 
 
+def assert_same_scores(got: dict, expected: dict, path: str = "") -> None:
+    """`got` equals `expected` key for key, numbers to within 1e-4. On one CI machine a rerun's
+    calibration numbers came out unequal while every score derived from the predictions was
+    identical: float sums in CPU kernels may take another order in another process. 1e-4 is far
+    below what one changed prediction moves on these 24 test rows (1/24 of accuracy)."""
+    if isinstance(expected, dict):
+        assert isinstance(got, dict) and got.keys() == expected.keys(), f"{path}: keys {got} != {expected}"
+        for key in expected:
+            assert_same_scores(got[key], expected[key], f"{path}/{key}")
+    elif isinstance(expected, float) or isinstance(got, float):
+        assert got == pytest.approx(expected, abs=1e-4), f"{path}: {got} != {expected}"
+    else:
+        assert got == expected, f"{path}: {got} != {expected}"
+
+
 # The tests below rerun stages in the same project; they run before the experiment test, which
 # changes params.yaml.
 
@@ -207,7 +222,7 @@ def scores(project: Path) -> dict:
 def test_forced_rerun_gives_identical_metrics(project, reproduced):
     first = scores(project)
     dvc("repro", "--force", cwd=project)
-    assert scores(project) == first
+    assert_same_scores(scores(project), first)
 
 
 def start_dvc(project: Path, *args: str) -> subprocess.Popen:
@@ -259,7 +274,7 @@ def test_killed_train_is_not_accepted_and_a_rerun_completes_with_the_same_metric
     status = dvc_json("status", cwd=project)
     assert "train" in status, f"after the kill, dvc status accepts train as current: {status}"
     dvc("repro", cwd=project)
-    assert scores(project) == uninterrupted
+    assert_same_scores(scores(project), uninterrupted)
     assert dvc_json("status", cwd=project) == {}
 
 
@@ -293,7 +308,7 @@ def test_train_killed_in_epoch_two_resumes_from_its_checkpoint_with_identical_me
 
         rerun = dvc("repro", cwd=project)
         assert re.search(r"resuming from \S*checkpoint-6\b", rerun), rerun[-3000:]
-        assert scores(project) == uninterrupted
+        assert_same_scores(scores(project), uninterrupted)
         train = json.loads((project / "metrics" / "train.json").read_text())
         assert train["resumed_from_step"] == 6 and train["epochs_run"] == RESUME_EPOCHS
         curve = pd.read_csv(project / "plots" / "training" / "plots" / "metrics" / "eval" / "accuracy.tsv", sep="\t")

@@ -251,15 +251,3 @@ def test_class_folders_named_like_a_split_and_files_without_a_suffix(tmp_path):
     assert summary["train"]["origin"] == "20news-bydate-train/ (a folder per class)"
     assert summary["test"]["origin"] == "20news-bydate-test/ (a folder per class)" and summary["test"]["rows"] == 12
     assert labels == sorted(LABELS) and no_overlap(splits)
-
-
-def test_labels_that_are_lists_are_named_as_multi_label(tmp_path):
-    """GoEmotions' labels column: `27`, `3,15`: lists of labels stop prepare, not train 0,2 as a class."""
-    train = with_ids(rows(60)).astype({"label": str})
-    train.loc[::5, "label"] = "0,2"
-    test = with_ids(rows(9, offset=100)).astype({"label": str})
-    test.loc[0, "label"] = "1,2"
-    files = {"train.tsv": lines(train, "text", "label", "id"), "test.tsv": lines(test, "text", "label", "id")}
-    assert_fails_cleanly(
-        project(tmp_path, files), "prepare", "This is multi-label data, and the pipeline reads one label per text"
-    )

@@ -89,7 +89,42 @@ def column_names(key: str, value):
     return value
 
 
+def label_columns(key: str, value):
+    """A label column, or a list of two or more 0/1 columns, one per label (multi-label)."""
+    if isinstance(value, str) and value.strip():
+        return value
+    if isinstance(value, list) and len(value) >= 2 and len(set(value)) == len(value):
+        return texts(key, value)
+    raise ParamsError(
+        f"params.yaml: {key} is {value!r}; use a column name, or a list of two or more distinct 0/1 columns, "
+        "one per label (multi-label)."
+    )
+
+
+def label_separator(key: str, value):
+    """auto, or the one character between the labels of a row (`3,15`, `joy;love`)."""
+    if value == "auto" or (isinstance(value, str) and len(value) == 1 and not value.isalnum() and value != " "):
+        return value
+    raise ParamsError(
+        f"params.yaml: {key} is {value!r}; use auto, or the one character between a row's labels, such as ',' or ';'."
+    )
+
+
+def label_names(key: str, value):
+    """auto (a labels.txt beside the data, if any), null, a file in the dataset folder, or the names in id order."""
+    if value is None or value == "auto" or (isinstance(value, str) and value.strip()):
+        return value
+    if isinstance(value, list) and value and len(set(map(str, value))) == len(value):
+        return texts(key, value)
+    raise ParamsError(
+        f"params.yaml: {key} is {value!r}; use auto, null, a file of the dataset with one name a line "
+        "(e.g. emotions.txt), or a list of distinct names in id order."
+    )
+
+
 LAUNCHERS = ("python", "torchrun", "accelerate")
+TASKS = ("auto", "single_label", "multi_label")  # src/scoring/tasks.py
+THRESHOLD_TUNING = ("per_label", "none")
 
 
 FORMATS = ("auto", "csv", "tsv", "jsonl", "parquet", "lines", "folders")  # src/data/layouts.py
@@ -122,7 +157,12 @@ class DataParams:
         per_key(CARVED, number(above=0, below=0.5), f"use a mapping of {', '.join(CARVED)} to a share of train")
     )
     text_column: str | list[str] = rule(one_or_two_texts)  # two columns: a text pair
-    label_column: str = rule(text)
+    # One column of labels (a label, or a list of them), or one 0/1 column per label (multi-label).
+    label_column: str | list[str] = rule(label_columns)
+    task: str = rule(one_of(*TASKS))  # auto: multi-label where rows hold lists of labels (src/data/labels.py)
+    label_separator: str = rule(label_separator)  # between a row's labels in a delimited string; auto: , ; or |
+    # Names of integer label ids: auto reads labels.txt beside the data if there is one.
+    label_names: str | list[str] | None = rule(label_names)
     # rows per split; null keeps the whole split
     sample_size: dict[str, int | None] = rule(
         per_key(SPLITS, whole(minimum=1, nullable=True), f"use a mapping of {', '.join(SPLITS)} to a row count or null")
@@ -191,9 +231,19 @@ class TrainParams:
 
 
 @dataclass(frozen=True)
+class ThresholdParams:
+    """params.yaml `eval.thresholds`: how a multi-label model's probabilities become labels."""
+
+    tune: str = rule(one_of(*THRESHOLD_TUNING))  # per_label: each label's F1-best threshold on validation
+    fallback: float = rule(number(above=0, below=1))  # for labels too rare to tune, and every label with none
+    min_positives: int = rule(whole(minimum=1))  # validation rows a label needs before its threshold is tuned
+
+
+@dataclass(frozen=True)
 class EvalParams:
     batch_size: int = rule(whole(minimum=1))
     calibration_bins: int = rule(whole(minimum=2))  # equal-width confidence bins of the ECE and reliability diagram
+    thresholds: ThresholdParams = rule(section(ThresholdParams))  # multi-label decisions
 
 
 @dataclass(frozen=True)

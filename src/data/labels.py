@@ -9,6 +9,7 @@ these rows could ever predict it.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from src.core.errors import DataError
@@ -122,9 +123,115 @@ def _some(names: list[str], shown: int = 12) -> str:
     return ", ".join(names[:shown]) + more
 
 
-def looks_multi_label(labels: pd.Series) -> float:
-    """The share of `labels` that are lists of other labels (`3,15`, `joy;love`), where over 5% are."""
+# ---------------------------------------------------------------------------- several labels per text
+
+SEPARATORS = ",;|"  # what `data.label_separator: auto` looks for between a row's labels
+# With `data.task: auto`, data is multi-label when more than this share of the training rows hold
+# a list of labels: a few stray commas in single-label names do not make a multi-label dataset.
+LISTED_SHARE = 0.05
+
+
+def is_list(value) -> bool:
+    """A list of labels as jsonl and parquet give them (a list, or a numpy array from pyarrow)."""
+    return isinstance(value, (list, tuple, np.ndarray))
+
+
+def listed_share(labels: pd.Series, separator: str) -> tuple[float, str | None]:
+    """(share of `labels` that hold two or more labels, the separator between them). Lists count as
+    listed; strings are split at `separator`, or with `auto` at the one of , ; | that most rows use."""
+    lists = labels.map(is_list)
+    if lists.any():
+        return float(labels[lists].map(len).ge(2).sum() / len(labels)), None
     text = labels.astype(str)
-    listed = text.str.fullmatch(r"[^,;|]+([,;|][^,;|]+)+")
-    share = float(listed.mean())
-    return share if share > 0.05 else 0.0
+    best = (0.0, None)
+    for candidate in SEPARATORS if separator == "auto" else separator:
+        parts = text.str.split(candidate, regex=False)
+        share = float(parts.map(lambda items: sum(bool(item.strip()) for item in items) >= 2).mean())
+        best = max(best, (share, candidate), key=lambda found: found[0])
+    return best[0], best[1] or (None if separator == "auto" else separator)
+
+
+def from_label_columns(frame: pd.DataFrame, columns: list[str], where: str) -> pd.Series:
+    """One 0/1 column per label -> a list of the labels each row has (column names). A row with a
+    blank in any of them has no label (dropped as such); every other value must be 0 or 1."""
+    values = frame[columns].apply(pd.to_numeric, errors="coerce")
+    for column in columns:
+        bad = frame[column][values[column].notna() & ~values[column].isin([0, 1])]
+        text = frame[column][values[column].isna() & frame[column].notna()]
+        bad = pd.concat([bad, text[text.astype(str).str.strip() != ""]])
+        if len(bad):
+            raise DataError(
+                f"{where}: the label column {column!r} holds {str(bad.iloc[0])!r}; each of data.label_column's 0/1 "
+                "columns must hold 0 or 1 (a blank marks a row with no label)."
+            )
+    blank = values.isna().any(axis=1)
+    lists = [[name for name in columns if row[name] == 1] for _, row in values.iterrows()]
+    return pd.Series(
+        [None if missing else labels for labels, missing in zip(lists, blank, strict=True)], index=frame.index
+    )
+
+
+def as_label_lists(labels: pd.Series, separator: str | None) -> pd.Series:
+    """Each row's labels as a list of stripped strings or ints: lists as they are, strings split at
+    `separator`, a single value as a list of one. An empty list is a row with none of the labels."""
+
+    def one(value) -> list:
+        if is_list(value):
+            items = list(value)
+        elif isinstance(value, str):
+            items = value.split(separator) if separator else [value]
+        else:
+            items = [value]
+        items = [item.strip() if isinstance(item, str) else item for item in items]
+        return [item for item in items if not (isinstance(item, str) and item == "")]
+
+    return labels.map(one)
+
+
+def encode_label_lists(
+    raw: dict[str, pd.DataFrame],
+    text_columns: list[str],
+    label_column: str,
+    class_names: list[str] | None,
+    separator: str | None,
+) -> tuple[dict[str, pd.DataFrame], list[str]]:
+    """Multi-label splits: `text` (and `text_pair`) + `label`, a sorted list of label ids per row.
+
+    Labels that are all whole numbers are ids (named from a ClassLabel, a labels file, or their
+    number), in id order; names are numbered in sorted order of those training uses. A label of
+    validation or test that training never uses is an error, as for single labels."""
+    lists = {split: as_label_lists(frame[label_column], separator) for split, frame in raw.items()}
+    train_items = sorted({item for items in lists["train"] for item in items}, key=str)
+    integer_ids = bool(train_items) and all(_is_id(item) for items in lists.values() for row in items for item in row)
+    if integer_ids:
+        used = sorted({int(item) for item in train_items})
+        names = dict(enumerate(class_names or []))
+        label_names = [str(names.get(i, i)) for i in used]
+        encode = {i: position for position, i in enumerate(used)}
+        key = int
+    else:
+        label_names = sorted({str(item) for item in train_items})
+        _check_no_near_duplicates({"all": pd.DataFrame({"label": label_names})}, "label")
+        encode = {name: position for position, name in enumerate(label_names)}
+        key = str
+    splits = {}
+    for split, frame in raw.items():
+        unknown = sorted({str(item) for row in lists[split] for item in row if key(item) not in encode})
+        if unknown:
+            raise DataError(
+                f"The {split} split has label(s) {_some(unknown)} that the training split never uses "
+                f"(known: {_some(list(map(str, encode)))}). No model trained on these rows can predict them: "
+                "drop those rows, or add examples of them to train."
+            )
+        columns = {"text": frame[text_columns[0]].astype(str)}
+        if len(text_columns) == 2:
+            columns["text_pair"] = frame[text_columns[1]].astype(str)
+        ids = [sorted({encode[key(item)] for item in row}) for row in lists[split]]
+        splits[split] = pd.DataFrame({**columns, "label": pd.Series(ids, index=frame.index, dtype=object)})
+    return splits, label_names
+
+
+def _is_id(item) -> bool:
+    if isinstance(item, str):
+        return item.isdigit()
+    return isinstance(item, (int, np.integer)) or (isinstance(item, float) and item.is_integer() and item >= 0)

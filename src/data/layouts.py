@@ -91,14 +91,20 @@ def locate_splits(folder: Path, names: dict, read: ReadParams) -> dict[str, Spli
 
 
 def read_split(
-    files: SplitFiles, read: ReadParams, text_columns: list[str], label_column: str
+    files: SplitFiles, read: ReadParams, text_columns: list[str], label_column: str | list[str]
 ) -> tuple[pd.DataFrame, list[str] | None]:
     """The rows of one split, and the label names its files carry (or None)."""
+    label_columns = [label_column] if isinstance(label_column, str) else list(label_column)
     if files.kind == "table":
-        required = [*text_columns, label_column]
+        required = [*text_columns, *label_columns]
         frames = [read_table(path, read=read, required=required) for path in files.paths]
         frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
-        return frame, _parquet_label_names(files.paths[0], label_column)
+        return frame, _parquet_label_names(files.paths[0], label_columns[0]) if len(label_columns) == 1 else None
+    if len(label_columns) != 1:
+        raise DataError(
+            f"{files.origin} holds one label per text, but data.label_column names 0/1 columns ({label_columns}); "
+            "0/1 label columns need a table file (csv, tsv, jsonl, parquet)."
+        )
     if len(text_columns) != 1:
         raise DataError(
             f"{files.origin} holds one text per row, but data.text_column names a pair ({text_columns}); "
@@ -303,4 +309,5 @@ def _parquet_label_names(path: Path, label_column: str) -> list[str] | None:
     except Exception:  # no or foreign metadata: the labels are named by their values
         return None
     feature = features.get(label_column)
+    feature = getattr(feature, "feature", feature)  # a list of labels per row: List(ClassLabel(...))
     return list(feature.names) if isinstance(feature, datasets.ClassLabel) else None

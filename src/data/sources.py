@@ -15,6 +15,7 @@ counts as missing. A training split with a single class is an error.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,9 +26,24 @@ import pandas as pd
 from src.core.errors import DataError
 from src.core.hub import hub_reachable, unreachable_hint
 from src.core.paths import find_folder, search_roots
-from src.data.labels import drop_unusable_rows, encode_labels, looks_multi_label
+from src.data.labels import (
+    LISTED_SHARE,
+    drop_unusable_rows,
+    encode_label_lists,
+    encode_labels,
+    from_label_columns,
+    is_list,
+    listed_share,
+)
 from src.data.layouts import SPLIT_NAMES, locate_splits, read_split
+from src.data.prepared import MULTI_LABEL, SINGLE_LABEL
 from src.data.splits import carve_missing
+from src.data.tables import decode
+
+log = logging.getLogger(__name__)
+
+LABELS = "__labels__"  # the column 0/1 label columns are gathered into
+LABELS_FILE = "labels.txt"  # label names beside the data, one a line, read with data.label_names: auto
 
 if TYPE_CHECKING:
     from src.core.params import DataParams
@@ -40,6 +56,7 @@ class LabelledSplits:
     source: str  # the folder or Hub id the rows came from
     origins: dict[str, str]  # split -> where its rows came from: a file, a Hub split, or "train" if carved
     dropped: dict[str, dict[str, int]]  # split -> rows dropped as unusable, by reason
+    task: str = SINGLE_LABEL  # single_label, or multi_label: each row's `label` a list of ids
 
 
 def resolve_dataset(dataset: str, mirrors: Sequence[str], roots: list[Path] | None = None) -> Path | str:
@@ -70,11 +87,12 @@ def load_labelled_splits(data: DataParams, roots: list[Path] | None = None) -> L
         raw, origins, class_names = read_local_splits(source, data, text_columns)
     else:
         raw, origins, class_names = _load_hub_splits(source, data.label_column, data.mirrors, data.splits)
-    for split in [split for split in raw if split != "train" and data.label_column not in raw[split].columns]:
+    label_columns = [data.label_column] if isinstance(data.label_column, str) else list(data.label_column)
+    for split in [split for split in raw if split != "train" and label_columns[0] not in raw[split].columns]:
         del raw[split]  # GLUE's local test files have no label column: carve a test split instead
-        origins[split] = f"{origins[split]} has no {data.label_column!r} column"
+        origins[split] = f"{origins[split]} has no {label_columns[0]!r} column"
     for split, frame in raw.items():
-        for column in (*text_columns, data.label_column):
+        for column in (*text_columns, *label_columns):
             if column not in frame.columns:
                 raise DataError(
                     f"The {split} split of {source} ({origins[split]}) has no column {column!r} "
@@ -82,9 +100,16 @@ def load_labelled_splits(data: DataParams, roots: list[Path] | None = None) -> L
                     "Set data.text_column / data.label_column in params.yaml; if the file's first line is "
                     "a data row, set data.read.header: false and name its columns in data.read.columns."
                 )
+    label_column = label_columns[0]
+    if len(label_columns) > 1:  # one 0/1 column per label: the names are the columns'
+        label_column = LABELS
+        for split, frame in raw.items():
+            raw[split] = frame.assign(
+                **{LABELS: from_label_columns(frame, label_columns, f"{split} split of {source}")}
+            )
     cleaned, dropped = {}, {}
     for split, frame in raw.items():
-        cleaned[split], dropped[split] = drop_unusable_rows(frame, text_columns, data.label_column)
+        cleaned[split], dropped[split] = drop_unusable_rows(frame, text_columns, label_column)
         if cleaned[split].empty and split != "train" and dropped[split]["unlabelled"] == len(frame):
             del cleaned[split]  # an unlabelled split (GLUE's test) scores nothing: carve one instead
             origins[split] = f"{origins[split]} has no labels"
@@ -93,30 +118,82 @@ def load_labelled_splits(data: DataParams, roots: list[Path] | None = None) -> L
                 f"The {split} split of {source} ({origins[split]}) has no usable rows: all {len(frame)} "
                 f"have an empty text or no label ({dropped[split]})."
             )
-    listed = looks_multi_label(cleaned["train"][data.label_column])
-    if listed:
-        examples = cleaned["train"][data.label_column].astype(str)
-        examples = examples[examples.str.contains(r"[,;|]")].unique()[:3]
-        raise DataError(
-            f"The training split's labels look like several labels per text ({', '.join(examples)}: {listed:.0%} "
-            "of its rows hold a list). This is multi-label data, and the pipeline reads one label per text: "
-            "keep one label per row, or use single-label data."
-        )
-    classes = cleaned["train"][data.label_column].astype(str).str.strip().unique()
-    if len(classes) < 2:
-        raise DataError(
-            f"The training split of {source} ({origins['train']}) has a single class, {classes[0]!r}, in all "
-            f"{len(cleaned['train']):,} usable rows: a classifier needs two or more. Check that "
-            f"data.label_column ({data.label_column!r}) is the label, and that the files hold every class."
-        )
-    encoded, label_names = encode_labels(cleaned, text_columns, data.label_column, class_names)
+    task, separator = find_task(cleaned["train"][label_column], data, len(label_columns) > 1)
+    names = label_names_of(data, source, class_names)
+    if task == MULTI_LABEL:
+        encoded, label_names = encode_label_lists(cleaned, text_columns, label_column, names, separator)
+    else:
+        classes = cleaned["train"][label_column].astype(str).str.strip().unique()
+        if len(classes) < 2:
+            raise DataError(
+                f"The training split of {source} ({origins['train']}) has a single class, {classes[0]!r}, in all "
+                f"{len(cleaned['train']):,} usable rows: a classifier needs two or more. Check that "
+                f"data.label_column ({data.label_column!r}) is the label, and that the files hold every class."
+            )
+        encoded, label_names = encode_labels(cleaned, text_columns, label_column, names)
     splits, carved = carve_missing(encoded, data.carve, data.seed)
     for split in carved:
         origins[split] = f"carved from train ({data.carve[split]:.0%})" + (
             f"; {origins[split]}" if split in origins else ""
         )
         dropped.setdefault(split, {reason: 0 for reason in dropped["train"]})
-    return LabelledSplits(splits, label_names, str(source), origins, dropped)
+    return LabelledSplits(splits, label_names, str(source), origins, dropped, task)
+
+
+def find_task(labels: pd.Series, data: DataParams, label_columns: bool) -> tuple[str, str | None]:
+    """(single_label or multi_label, the separator between a row's labels) for the training
+    labels and `data.task`. With `auto`, 0/1 label columns, a column of lists, and strings where
+    over 5% of rows hold a list (`3,15`) are multi-label; the log says which was found and why."""
+    if label_columns:
+        if data.task == SINGLE_LABEL:
+            raise DataError(
+                "data.label_column names several 0/1 columns, which is multi-label data, but data.task is "
+                "single_label: set data.task to multi_label or auto, or name the one label column."
+            )
+        log.info("multi-label: one 0/1 column per label (data.label_column)")
+        return MULTI_LABEL, None
+    share, separator = listed_share(labels, data.label_separator)
+    lists = bool(labels.map(is_list).any())  # a column of lists is multi-label by its form
+    if data.task == SINGLE_LABEL or (data.task == "auto" and share <= LISTED_SHARE and not lists):
+        if share and data.task == SINGLE_LABEL:
+            log.warning(
+                "data.task is single_label, but %.0f%% of the training labels hold several labels; each such list "
+                "is read as one class of its own",
+                100 * share,
+            )
+        elif share:
+            log.info("%.1f%% of the training labels look like lists; too few to be multi-label data", 100 * share)
+        return SINGLE_LABEL, None
+    how = "lists" if separator is None else f"labels joined by {separator!r}"
+    log.info(
+        "multi-label%s: %.1f%% of the training rows hold two or more labels (%s)",
+        "" if data.task == MULTI_LABEL else " (data.task auto)",
+        100 * share,
+        how,
+    )
+    return MULTI_LABEL, separator
+
+
+def label_names_of(data: DataParams, source: Path | str, class_names: list[str] | None) -> list[str] | None:
+    """Names of integer label ids: `data.label_names` (a list, or a file of the dataset with one
+    name a line), else those the files carry (a ClassLabel, a mapping.txt), else with `auto` a
+    labels.txt beside the data."""
+    setting = data.label_names
+    if isinstance(setting, list):
+        return [str(name) for name in setting]
+    if setting is None or (setting == "auto" and (class_names or not isinstance(source, Path))):
+        return class_names
+    path = source / (LABELS_FILE if setting == "auto" else setting) if isinstance(source, Path) else Path(setting)
+    if not path.is_file():
+        if setting == "auto":
+            return class_names
+        raise DataError(
+            f"data.label_names is {setting!r}, but {path} does not exist. Name a file of the dataset folder that "
+            "holds one label name a line (in id order), or give the names as a list."
+        )
+    names = [line.strip() for line in decode(path, data.read.encoding).splitlines() if line.strip()]
+    log.info("label names from %s: %s", path.name, ", ".join(names[:20]) + (" ..." if len(names) > 20 else ""))
+    return names
 
 
 def read_local_splits(
@@ -134,7 +211,7 @@ def read_local_splits(
 
 
 def _load_hub_splits(
-    dataset_id: str, label_column: str, mirrors: Sequence[str], names: dict[str, str | None]
+    dataset_id: str, label_column: str | list[str], mirrors: Sequence[str], names: dict[str, str | None]
 ) -> tuple[dict[str, pd.DataFrame], dict[str, str], list[str] | None]:
     import datasets
 
@@ -166,7 +243,8 @@ def _load_hub_splits(
                 f"The Hub dataset {dataset_id!r} has no {' or '.join(map(str, wanted))} split "
                 f"(it has {', '.join(loaded)}); name the right one in data.splits.{split}."
             )
-    feature = loaded[chosen["train"]].features.get(label_column)
+    feature = loaded[chosen["train"]].features.get(label_column) if isinstance(label_column, str) else None
+    feature = getattr(feature, "feature", feature)  # a list of labels per row: List(ClassLabel(...))
     class_names = list(feature.names) if isinstance(feature, datasets.ClassLabel) else None
     frames = {split: loaded[name].to_pandas() for split, name in chosen.items()}
     return frames, {split: f"Hub split {name!r}" for split, name in chosen.items()}, class_names

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import math
 
+import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
@@ -70,6 +71,8 @@ def _grouped_split(frame: pd.DataFrame, rows: int, seed: int, split: str) -> tup
 
 
 def _stratified_split(frame: pd.DataFrame, rows: int, seed: int, split: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    if is_multi_label(frame):
+        return _iterative_split(frame, rows, seed)
     try:
         return train_test_split(frame, test_size=rows, stratify=frame["label"], random_state=seed)
     except ValueError:  # a class with a single row cannot be split in proportion
@@ -84,21 +87,51 @@ def stratified_sample(frame: pd.DataFrame, size: int | None, seed: int, split: s
     """
     if size is None or size >= len(frame):
         return frame.reset_index(drop=True)
-    counts = frame["label"].value_counts()
+    counts = label_counts(frame)
     rarest = int(counts.min())
     needed = math.ceil(len(frame) / rarest)
+    kind = "label" if is_multi_label(frame) else "class"
     too_small = DataError(
-        f"data.sample_size.{split} is {size}, too few to keep every class of the {split} split "
-        f"(its rarest class has {rarest} of {len(frame)} rows). Use at least {min(needed, len(frame))} "
+        f"data.sample_size.{split} is {size}, too few to keep every {kind} of the {split} split "
+        f"(its rarest {kind} has {rarest} of {len(frame)} rows). Use at least {min(needed, len(frame))} "
         "rows, or null for the whole split."
     )
-    try:
-        sample, _ = train_test_split(frame, train_size=size, stratify=frame["label"], random_state=seed)
-    except ValueError:  # a class with a single row cannot be split in proportion
-        raise too_small from None
-    if set(sample["label"]) != set(counts.index):
+    if is_multi_label(frame):
+        _, sample = _iterative_split(frame, size, seed)
+    else:
+        try:
+            sample, _ = train_test_split(frame, train_size=size, stratify=frame["label"], random_state=seed)
+        except ValueError:  # a class with a single row cannot be split in proportion
+            raise too_small from None
+    if set(label_counts(sample).index) != set(counts.index):
         raise too_small
     return sample.reset_index(drop=True)
+
+
+def is_multi_label(frame: pd.DataFrame) -> bool:
+    """Whether `frame`'s labels are lists of ids (a multi-label split) rather than one id each."""
+    return len(frame) > 0 and frame["label"].map(lambda value: isinstance(value, (list, tuple, np.ndarray))).all()
+
+
+def label_counts(frame: pd.DataFrame) -> pd.Series:
+    """Rows per label id: for multi-label rows, every row carrying the label counts."""
+    labels = frame["label"].explode().dropna() if is_multi_label(frame) else frame["label"]
+    return labels.astype(int).value_counts()
+
+
+def _iterative_split(frame: pd.DataFrame, rows: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(the rest, `rows` rows) of a multi-label `frame`, by iterative stratification (Sechidis et
+    al., 2011; the iterative-stratification package): the rarest labels are dealt out first, so
+    every label keeps its share on both sides where its count allows. Seeded."""
+    from iterstrat.ml_stratifiers import MultilabelStratifiedShuffleSplit
+
+    width = 1 + max((max(ids) for ids in frame["label"] if len(ids)), default=0)
+    matrix = np.zeros((len(frame), width), dtype=int)
+    for row, ids in enumerate(frame["label"]):
+        matrix[row, list(ids)] = 1
+    splitter = MultilabelStratifiedShuffleSplit(n_splits=1, test_size=rows, random_state=seed)
+    rest, part = next(splitter.split(np.zeros(len(frame)), matrix))
+    return frame.iloc[np.sort(rest)], frame.iloc[np.sort(part)]
 
 
 def count_leaks(splits: dict[str, pd.DataFrame]) -> dict[str, int]:
@@ -127,7 +160,7 @@ def summarize(
     `dvc metrics show` and the report."""
     summary = {}
     for split, frame in splits.items():
-        counts = frame["label"].value_counts()
+        counts = label_counts(frame)
         summary[split] = {
             "origin": (origins or {}).get(split, split),
             "rows": int(len(frame)),
@@ -136,11 +169,19 @@ def summarize(
             "dropped": dict((dropped or {}).get(split, dict.fromkeys(DROP_REASONS, 0))),
             "classes": {name: int(counts.get(i, 0)) for i, name in enumerate(label_names)},
         }
+        if is_multi_label(frame):  # how many labels the rows carry
+            sizes = frame["label"].map(len)
+            summary[split]["label_sets"] = {
+                "no_label": int((sizes == 0).sum()),
+                "one_label": int((sizes == 1).sum()),
+                "several_labels": int((sizes >= 2).sum()),
+                "mean_labels": round(float(sizes.mean()), 4),
+            }
     summary["leakage"] = count_leaks(splits)
     return summary
 
 
 def rare_classes(frame: pd.DataFrame, label_names: list[str], below: int = FEW_ROWS) -> dict[str, int]:
     """{class name: rows} for the classes with fewer than `below` rows in `frame`."""
-    counts = frame["label"].value_counts()
+    counts = label_counts(frame)
     return {name: int(counts.get(i, 0)) for i, name in enumerate(label_names) if counts.get(i, 0) < below}

@@ -42,6 +42,8 @@ def run_key(params: Params, frames: list[pd.DataFrame], code_root: Path = PROJEC
     }
     digest.update(json.dumps(settings, sort_keys=True, default=str).encode())
     for frame in frames:
+        if frame["label"].dtype == object:  # multi-label rows: lists of ids, which pandas cannot hash
+            frame = frame.assign(label=frame["label"].map(json.dumps))
         digest.update(",".join(map(str, frame.columns)).encode())
         digest.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
     for path in sorted(code_root.rglob("*.py")):

@@ -28,6 +28,7 @@ from src.core.params import ModelParams
 from src.model.families import encoder_of, ensure_pad_token, head_modules
 from src.model.methods import METHODS
 from src.model.pretrained import load_classifier
+from src.scoring.tasks import TASKS
 
 # On every save peft asks the Hub for the base model's config, to see whether the vocabulary was
 # resized; offline it cannot, and warns in every train log. This pipeline never resizes it.
@@ -64,12 +65,16 @@ def save_result(
     text_pair: bool = False,
     temperature: float = 1.0,
     training: dict | None = None,
+    task: str = "single_label",
+    thresholds: list[float] | None = None,
 ) -> None:
     """Write the trained weights (safetensors), tokenizer and manifest to `out_dir`, all or nothing.
 
     The manifest says whether the model reads text pairs, so predict asks for two texts, and
     holds the temperature fitted on validation, which evaluate, predict and export divide the
-    logits by, and `training` (dataset and params), which the model card shows."""
+    logits by, and `training` (dataset and params), which the model card shows. A multi-label
+    result also records its task and each label's threshold, tuned on validation, which
+    evaluate, predict and export decide with."""
     with atomic_dir(out_dir) as tmp:
         if METHODS[method].saves == "head":
             head = head_modules(model)
@@ -82,6 +87,10 @@ def save_result(
         manifest = {"method": method, "model": asdict(base), "label_names": label_names, "temperature": temperature}
         if text_pair:
             manifest["text_pair"] = True
+        if task != "single_label":
+            manifest["task"] = task
+        if thresholds is not None:
+            manifest["thresholds"] = dict(zip(label_names, thresholds, strict=True))
         if training:
             manifest["training"] = training
         write_json(tmp / MANIFEST_FILENAME, manifest)
@@ -118,7 +127,9 @@ def load_result(result_dir: Path):
         if saves == "model":
             model = AutoModelForSequenceClassification.from_pretrained(result_dir, use_safetensors=True)
         else:
-            classifier = load_classifier(ModelParams(**manifest["model"]), manifest["label_names"])
+            classifier = load_classifier(
+                ModelParams(**manifest["model"]), manifest["label_names"], TASKS[task_of(manifest)].problem_type
+            )
             if saves == "head":
                 _load_head(classifier, result_dir / METHODS[method].weights_file)
                 model = classifier
@@ -134,6 +145,17 @@ def load_result(result_dir: Path):
     ensure_pad_token(tokenizer, model)
     model.eval()
     return model, tokenizer, manifest
+
+
+def task_of(manifest: dict) -> str:
+    """single_label or multi_label: results saved before multi-label data name no task."""
+    return manifest.get("task", "single_label")
+
+
+def thresholds_of(manifest: dict) -> list[float] | None:
+    """A multi-label result's thresholds in label order; None for a single-label one."""
+    thresholds = manifest.get("thresholds")
+    return None if thresholds is None else [thresholds[name] for name in manifest["label_names"]]
 
 
 def _load_head(classifier: PreTrainedModel, path: Path) -> None:
@@ -157,6 +179,24 @@ def fold_temperature(model: PreTrainedModel, temperature: float) -> None:
         outputs[-1].weight /= temperature
         if outputs[-1].bias is not None:
             outputs[-1].bias /= temperature
+
+
+def shift_output_bias(model: torch.nn.Module, offsets) -> None:
+    """Add `offsets` (one per label) to the bias of the trained output layer: the last trainable
+    linear layer with one output per label (under peft, the head's trained copy)."""
+    offsets = torch.as_tensor(offsets, dtype=torch.float32)
+    layers = [
+        m
+        for m in model.modules()
+        if isinstance(m, torch.nn.Linear)
+        and m.out_features == len(offsets)
+        and m.bias is not None
+        and m.bias.requires_grad
+    ]
+    if not layers:
+        raise ModelError(f"Found no trained output layer of {len(offsets)} labels to shift.")
+    with torch.no_grad():
+        layers[-1].bias += offsets.to(layers[-1].bias.device, layers[-1].bias.dtype)
 
 
 def merged_model(model: torch.nn.Module, method: str) -> PreTrainedModel:

@@ -9,12 +9,16 @@ import torch
 from tqdm.auto import tqdm
 
 from src.model.devices import best_device, use_available_cores
+from src.scoring.tasks import TASKS
 
 
-def predict_proba(*args, temperature: float = 1.0, **kwargs) -> np.ndarray:
-    """Class probabilities, softmax(logits / temperature), one row per text; arguments as
-    `predict_logits`. A fine-tuned result's temperature is in its method.json."""
+def predict_proba(*args, temperature: float = 1.0, task: str = "single_label", **kwargs) -> np.ndarray:
+    """Probabilities, one row per text, as `task` computes them from logits / temperature (a
+    softmax over classes, or a sigmoid per label); arguments as `predict_logits`. A fine-tuned
+    result's temperature and task are in its method.json."""
     logits = predict_logits(*args, **kwargs)
+    if TASKS[task].thresholded:  # a sigmoid per label
+        return TASKS[task].probabilities(logits, temperature)
     return torch.softmax(torch.from_numpy(logits) / temperature, dim=-1).numpy()
 
 

@@ -71,8 +71,11 @@ def load_tokenizer(model: ModelParams):
     return tokenizer
 
 
-def load_classifier(model: ModelParams, label_names: list[str]) -> PreTrainedModel:
-    """The pretrained encoder with a fresh classification head for `label_names`.
+def load_classifier(
+    model: ModelParams, label_names: list[str], problem_type: str = "single_label_classification"
+) -> PreTrainedModel:
+    """The pretrained encoder with a fresh classification head for `label_names`, trained with
+    the loss of `problem_type` (src/scoring/tasks.py: softmax or a sigmoid per label).
 
     The head is drawn from `model.head_seed`, so the baseline stage scores exactly the model the
     train stage starts from. Raises if any encoder weight is missing from the checkpoint.
@@ -86,6 +89,7 @@ def load_classifier(model: ModelParams, label_names: list[str]) -> PreTrainedMod
             num_labels=len(label_names),
             id2label=dict(enumerate(label_names)),
             label2id={name: i for i, name in enumerate(label_names)},
+            problem_type=problem_type,
             output_loading_info=True,
             use_safetensors=True,
         )

@@ -29,13 +29,12 @@ from transformers.integrations import DVCLiveCallback
 from src.core.params import Params, TrainParams
 from src.core.paths import CHECKPOINTS_DIR, TRAINING_LOG_DIR
 from src.model.checkpoints import Checkpoints, run_key
-from src.model.class_balance import WeightedCrossEntropy, class_weights
+from src.model.class_balance import WeightedBinaryCrossEntropy, WeightedCrossEntropy, class_weights, positive_weights
 from src.model.devices import resolve_precision, trainer_precision_args, use_available_cores
-from src.model.finetuned import adapt
+from src.model.finetuned import adapt, shift_output_bias
 from src.model.frozen_prefix import ROW_COLUMN, PrefixCache, frozen_layers, matches_whole_model
 from src.model.pretrained import count_parameters, load_classifier, load_tokenizer, set_dropout
-from src.scoring.calibration import fit_temperature
-from src.scoring.metrics import collapse_check, trainer_metrics
+from src.scoring.tasks import TASKS, Task
 
 # peft 0.21 calls a transformers 5 API that now warns of its own deprecation; nothing for users to do.
 warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
@@ -154,18 +153,20 @@ class Schedule:
 
 
 class ValidationScores:
-    """The Trainer's `compute_metrics`: accuracy and macro-F1 per epoch. It keeps each epoch's
-    labels and logits by optimizer step, so the collapse check and the temperature fit on the
-    epoch kept need no extra pass over validation."""
+    """The Trainer's `compute_metrics`: accuracy and macro-F1 per epoch, as the task scores them.
+    It keeps each epoch's labels and logits by optimizer step, so the collapse check, the
+    temperature fit and the thresholds on the epoch kept need no extra pass over validation."""
 
-    def __init__(self):
+    def __init__(self, task: Task):
+        self.task = task
         self.trainer: Trainer | None = None  # set once the Trainer exists, for its step count
         self.by_step: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def __call__(self, eval_prediction) -> dict[str, float]:
         step = self.trainer.state.global_step
-        self.by_step[step] = (np.asarray(eval_prediction.label_ids), np.asarray(eval_prediction.predictions))
-        return trainer_metrics(eval_prediction)
+        labels, logits = np.asarray(eval_prediction.label_ids), np.asarray(eval_prediction.predictions)
+        self.by_step[step] = (labels, logits)
+        return self.task.validation_scores(logits, labels)
 
     def at(self, step: int, trainer: Trainer, validation_set: Dataset) -> tuple[np.ndarray, np.ndarray]:
         """(labels, logits) of the model as of `step`; an epoch scored before a resume is scored again."""
@@ -191,8 +192,9 @@ class TrainingResult:
     tokenizer: object
     is_main_process: bool  # False in all but one process of a multi-GPU run; only that one saves
     efficiency: dict  # trainable parameters, schedule, time, throughput, last validation scores
-    collapse: dict  # collapse_check on the validation pass of the epoch kept
-    temperature: float  # fitted on validation: softmax(logits / temperature) is calibrated
+    collapse: dict  # the task's collapse check on the validation pass of the epoch kept
+    temperature: float  # fitted on validation: softmax (or sigmoid) of logits / temperature is calibrated
+    thresholds: list[float] | None  # multi-label: each label's threshold, tuned on validation
     checkpoints: Checkpoints  # removed by the train stage once the result is saved
     total_flos: float  # the Trainer's count of training FLOPs (6 x non-embedding parameters x tokens)
 
@@ -204,6 +206,7 @@ class TrainingResult:
             **self.efficiency,
             "collapse": self.collapse,
             "temperature": round(self.temperature, 4),
+            **({"thresholds": self.thresholds} if self.thresholds is not None else {}),
             "artefact_size_mb": round(weights_file.stat().st_size / 1e6, 3),
             "peak_rss_mb": peak_rss_mb(),
         }
@@ -215,10 +218,12 @@ def peak_rss_mb() -> float:
     return round(peak * (1 if sys.platform == "darwin" else 1024) / 1e6, 1)
 
 
-def tokenize(frame: pd.DataFrame, tokenizer, max_length: int) -> Dataset:
-    """A prepared split as a Dataset of token ids; a text pair goes to the tokenizer as a pair."""
+def tokenize(frame: pd.DataFrame, tokenizer, max_length: int, task: Task, n_labels: int) -> Dataset:
+    """A prepared split as a Dataset of token ids and labels as the task's loss takes them; a text
+    pair goes to the tokenizer as a pair."""
     texts = [column for column in ("text", "text_pair") if column in frame.columns]
-    dataset = Dataset.from_pandas(frame[[*texts, "label"]], preserve_index=False)
+    columns = {column: frame[column].tolist() for column in texts}
+    dataset = Dataset.from_dict({**columns, "label": task.training_labels(frame["label"], n_labels)})
     return dataset.map(
         lambda batch: tokenizer(*(batch[column] for column in texts), truncation=True, max_length=max_length),
         batched=True,
@@ -244,6 +249,7 @@ def train_model(
     validation: pd.DataFrame,
     log_dir: Path = TRAINING_LOG_DIR,
     checkpoint_root: Path = CHECKPOINTS_DIR,
+    task: str = "single_label",
 ) -> TrainingResult:
     """Fine-tune with `peft.method`; dvclive writes the curves to `log_dir`, the Trainer a
     checkpoint per epoch under `checkpoint_root`, from which a rerun of the same run resumes."""
@@ -256,12 +262,13 @@ def train_model(
         "cuda" if torch.cuda.is_available() else "cpu",
         threads,
     )
+    task = TASKS[task]
     tokenizer = load_tokenizer(params.model)
-    train_set = tokenize(train, tokenizer, params.model.max_length)
-    validation_set = tokenize(validation, tokenizer, params.model.max_length)
+    train_set = tokenize(train, tokenizer, params.model.max_length, task, len(label_names))
+    validation_set = tokenize(validation, tokenizer, params.model.max_length, task, len(label_names))
 
     schedule = Schedule.plan(params.train, len(train_set), params.train.processes)
-    classifier = load_classifier(params.model, label_names)
+    classifier = load_classifier(params.model, label_names, task.problem_type)
     dropout = model_dropout(params.train.model_dropout, schedule.epochs)
     if dropout is not None:
         touched = set_dropout(classifier, dropout)
@@ -278,8 +285,17 @@ def train_model(
             schedule.epochs,
             params.train.min_steps,
         )
-    weights = class_weights(train["label"], len(label_names), params.train.class_weights)
-    scores = ValidationScores()
+    prior_shift = None
+    if task.problem_type == "multi_label_classification":
+        weights = positive_weights(task.targets(train["label"], len(label_names)), params.train.class_weights)
+        loss = None if weights is None else WeightedBinaryCrossEntropy(weights)
+        # A loss that counts a label's positives w times learns logits log(w) too high: its
+        # probabilities say "likely" of rows that are not. The shift is taken back after training.
+        prior_shift = None if weights is None else -np.log(weights)
+    else:
+        weights = class_weights(train["label"], len(label_names), params.train.class_weights)
+        loss = None if weights is None else WeightedCrossEntropy(weights)
+    scores = ValidationScores(task)
     collator = DataCollatorWithPadding(tokenizer)
     shortcut = contextlib.nullcontext(model)
     frozen = frozen_layers(model) if params.train.cache_frozen_layers else 0
@@ -345,7 +361,7 @@ def train_model(
             eval_dataset=validation_set,
             data_collator=collator,
             processing_class=tokenizer,
-            compute_loss_func=None if weights is None else WeightedCrossEntropy(weights),
+            compute_loss_func=loss,
             compute_metrics=scores,
             callbacks=[
                 StepAlignedDVCLiveCallback(live=live),
@@ -356,10 +372,14 @@ def train_model(
         output = trainer.train(resume_from_checkpoint=resume_from)
         kept_step = trainer.state.best_global_step or trainer.state.global_step
         y_true, logits = scores.at(kept_step, trainer, validation_set)
+    if prior_shift is not None:  # the kept model's probabilities, as if trained unweighted
+        shift_output_bias(model, prior_shift)
+        logits = logits + prior_shift
+        log.info("the positive weights' shift (log pos_weight per label) taken out of the head's bias")
 
     train_seconds = output.metrics["train_runtime"] + frozen_pass_s
     kept_eval = next(e for e in trainer.state.log_history if "eval_accuracy" in e and e["step"] == kept_step)
-    collapse = collapse_check(y_true, logits.argmax(axis=-1), label_names, finite=bool(np.isfinite(logits).all()))
+    collapse = task.collapse_check(y_true, logits, label_names)
     epochs_run = round(trainer.state.epoch)
     epochs_run_here = epochs_run - (_step_of(resume_from) or 0) / schedule.steps_per_epoch
     stopped = stop_reason(trainer, schedule.epochs, stopping)
@@ -396,13 +416,19 @@ def train_model(
             "loss": kept_eval["eval_loss"],
         },
     }
+    temperature = task.fit_temperature(logits, y_true)
     return TrainingResult(
         model=model,
         tokenizer=tokenizer,
         is_main_process=trainer.is_world_process_zero(),
         efficiency=efficiency,
         collapse=collapse,
-        temperature=fit_temperature(logits, y_true),
+        temperature=temperature,
+        thresholds=task.tune_thresholds(
+            y_true.astype(int), task.probabilities(logits, temperature), params.eval.thresholds
+        )
+        if np.isfinite(logits).all()
+        else None,
         checkpoints=checkpoints,
         total_flos=trainer.state.total_flos,
     )

@@ -25,12 +25,14 @@ def _save(fig, path: Path) -> None:
 
 def plot_confusion_matrices(confusions: dict[str, pd.DataFrame], label_names: list[str], path: Path) -> None:
     """Confusion matrices side by side, one per evaluation, from `actual`/`predicted` columns."""
-    fig, axes = plt.subplots(1, len(confusions), figsize=(5.2 * len(confusions), 4.8), squeeze=False)
+    side = max(4.8, 0.3 * len(label_names))  # many labels: room for their names, no numbers in the cells
+    fig, axes = plt.subplots(1, len(confusions), figsize=((side + 0.4) * len(confusions), side), squeeze=False)
     for ax, (name, table) in zip(axes[0], confusions.items(), strict=True):
         ConfusionMatrixDisplay.from_predictions(
             table["actual"],
             table["predicted"],
             labels=label_names,
+            include_values=len(label_names) <= 12,
             ax=ax,
             colorbar=False,
             xticks_rotation=45,
@@ -84,16 +86,20 @@ def plot_reliability(tables: dict[str, pd.DataFrame], path: Path) -> None:
     _save(fig, path)
 
 
-def plot_per_class_f1(metrics_by_model: dict[str, dict], label_names: list[str], path: Path) -> None:
+def plot_per_class_f1(
+    metrics_by_model: dict[str, dict], label_names: list[str], path: Path, key: str = "per_class"
+) -> None:
     """Grouped bars of each class's F1, one bar per evaluation."""
-    fig, ax = plt.subplots(figsize=(1.4 * len(label_names) + 2, 4))
+    many = len(label_names) > 12  # narrower bars, names turned, no numbers on the bars
+    fig, ax = plt.subplots(figsize=(0.6 * len(label_names) + 4 if many else 1.4 * len(label_names) + 2, 4))
     width = 0.8 / len(metrics_by_model)
     x = np.arange(len(label_names))
     for i, (name, metrics) in enumerate(metrics_by_model.items()):
-        f1 = [metrics["per_class"][label]["f1"] for label in label_names]
+        f1 = [metrics[key][label]["f1"] for label in label_names]
         bars = ax.bar(x + (i - (len(metrics_by_model) - 1) / 2) * width, f1, width, label=EVALUATION_TITLES[name])
-        ax.bar_label(bars, fmt="%.2f", fontsize=8)
-    ax.set_xticks(x, label_names)
+        if not many:
+            ax.bar_label(bars, fmt="%.2f", fontsize=8)
+    ax.set_xticks(x, label_names, rotation=60 if many else 0, ha="right" if many else "center")
     ax.set(ylabel="F1 on test", ylim=(0, 1.2), title="Per-class F1")
     ax.legend(loc="upper right", ncol=len(metrics_by_model))
     ax.grid(axis="y", alpha=0.3)

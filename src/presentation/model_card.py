@@ -12,6 +12,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from src.model.methods import METHODS
 from src.presentation.markdown import markdown_table
+from src.scoring.tasks import METRIC_TITLES, TASKS
 
 
 def model_card(manifest: dict, kind: str, repo_id: str | None, evidence: dict) -> ModelCard:
@@ -28,21 +29,22 @@ def model_card(manifest: dict, kind: str, repo_id: str | None, evidence: dict) -
     dataset_name = hub_dataset or (Path(dataset).name if dataset else None)
     tuned = evidence.get("finetuned")
     name = repo_id or f"{base.split('/')[-1]}-{manifest['method']}"
+    task = TASKS[manifest.get("task", "single_label")]
     results = []
     if tuned and dataset:
         common = {"task_type": "text-classification", "dataset_type": dataset_name, "dataset_name": dataset_name}
         results = [
-            EvalResult(
-                **common, dataset_split="test", metric_type="accuracy", metric_value=round(tuned["accuracy"], 4)
-            ),
-            EvalResult(
+            EvalResult(**common, dataset_split="test", metric_type="accuracy", metric_value=round(tuned[key], 4))
+            if key == "accuracy"
+            else EvalResult(
                 **common,
                 dataset_split="test",
                 metric_type="f1",
-                metric_name="Macro-F1",
-                metric_config="macro",
-                metric_value=round(tuned["macro_f1"], 4),
-            ),
+                metric_name=_title(key),
+                metric_config=key.removesuffix("_f1"),
+                metric_value=round(tuned[key], 4),
+            )
+            for key in task.headline
         ]
     data = ModelCardData(
         model_name=name,
@@ -57,7 +59,8 @@ def model_card(manifest: dict, kind: str, repo_id: str | None, evidence: dict) -
         f"# {name}",
         f"`{base}` fine-tuned for text classification with {method.title}"
         + (f" on `{dataset_name}`" if dataset_name else "")
-        + f", into {len(manifest['label_names'])} classes: "
+        + (f", into {len(manifest['label_names'])} classes: " if not task.thresholded else ", ")
+        + (f"{len(manifest['label_names'])} labels, any number of them per text: " if task.thresholded else "")
         + ", ".join(f"`{label}`" for label in manifest["label_names"])
         + ".",
         "## Intended use",
@@ -65,16 +68,25 @@ def model_card(manifest: dict, kind: str, repo_id: str | None, evidence: dict) -
         "meant for texts of other domains or languages, and its scores are measured only on the test split "
         "below; check it on your own data before relying on it.",
         *_how_to_load(kind, base, manifest),
-        *_results(evidence),
+        *_thresholds(manifest),
+        *_results(evidence, task.headline),
         *_training(manifest, evidence),
         "## Limitations",
         "- The scores are from one run with one seed on one test split; the intervals above say how much "
         "they could move on other rows drawn the same way, not on other data.",
         f"- Texts are cut at {manifest['model']['max_length']} tokens: the model never sees the rest.",
-        "- It always answers one of its classes, also for texts that belong to none of them.",
+        "- It always answers one of its classes, also for texts that belong to none of them."
+        if not task.thresholded
+        else "- Labels with few training rows are predicted poorly; their thresholds are the least certain.",
         "- Biases of the base model and of the training texts carry over.",
     ]
     return ModelCard(f"---\n{data.to_yaml()}\n---\n\n" + "\n\n".join(sections) + "\n")
+
+
+def _title(key: str) -> str:
+    """`macro_f1` -> `Macro-F1`."""
+    title = METRIC_TITLES[key]
+    return title[0].upper() + title[1:]
 
 
 def is_hub_id(dataset: str) -> bool:
@@ -95,7 +107,8 @@ def _how_to_load(kind: str, base: str, manifest: dict) -> list[str]:
             ")\n"
             'tokenizer = AutoTokenizer.from_pretrained("<this folder or repo>")\n'
             'logits = model(**tokenizer(["i feel wonderful today"], return_tensors="pt")).logits\n'
-            f"probabilities = (logits / {manifest.get('temperature', 1.0):.4f}).softmax(-1)  # calibrated"
+            f"probabilities = (logits / {manifest.get('temperature', 1.0):.4f})"
+            + (".sigmoid()  # calibrated, one per label" if "thresholds" in manifest else ".softmax(-1)  # calibrated")
         )
         note = f"The adapter loads on its base model, `{base}`, which peft fetches by name."
     else:
@@ -108,10 +121,27 @@ def _how_to_load(kind: str, base: str, manifest: dict) -> list[str]:
             "The weights are merged into the base model, so the folder needs neither peft nor the base model. "
             "The calibration temperature is folded into the output layer: the pipeline's scores are calibrated."
         )
+        if "thresholds" in manifest:
+            code = code.replace("top_k=None)", 'top_k=None, function_to_apply="sigmoid")')
+            note += " Each label is predicted where its score reaches its threshold (thresholds.json, below)."
     return ["## How to load", note, f"```python\n{code}\n```"]
 
 
-def _results(evidence: dict) -> list[str]:
+def _thresholds(manifest: dict) -> list[str]:
+    """A multi-label model's thresholds, tuned on validation: without them its scores are not its decisions."""
+    if "thresholds" not in manifest:
+        return []
+    return [
+        "## Thresholds",
+        "A label is predicted where its calibrated probability reaches its threshold, tuned on the validation "
+        "split to that label's best F1 (`thresholds.json` in this folder):",
+        markdown_table(
+            ["Label", "Threshold"], [[label, f"{value:.4f}"] for label, value in manifest["thresholds"].items()]
+        ),
+    ]
+
+
+def _results(evidence: dict, headline: tuple[str, str] = ("accuracy", "macro_f1")) -> list[str]:
     tuned = evidence.get("finetuned")
     if not tuned:
         return ["## Results", "No test scores were found beside this model (run `dvc repro` first)."]
@@ -124,13 +154,7 @@ def _results(evidence: dict) -> list[str]:
             continue
         ranges = intervals.get(key, {})
         rows.append(
-            [
-                title,
-                f"{metrics['accuracy']:.4f}",
-                _interval(ranges.get("accuracy")),
-                f"{metrics['macro_f1']:.4f}",
-                _interval(ranges.get("macro_f1")),
-            ]
+            [title, *(cell for key in headline for cell in (f"{metrics[key]:.4f}", _interval(ranges.get(key))))]
         )
     test_rows = evidence.get("data", {}).get("test", {}).get("rows")
     calibration = tuned.get("calibration", {})
@@ -139,7 +163,7 @@ def _results(evidence: dict) -> list[str]:
         "On the held-out test split"
         + (f" ({test_rows:,} rows)" if test_rows else "")
         + ", with 95% bootstrap intervals over the test rows:",
-        markdown_table(["Model", "Accuracy", "Interval", "Macro-F1", "Interval"], rows),
+        markdown_table(["Model", *(h for key in headline for h in (_title(key), "Interval"))], rows),
     ]
     if calibration:
         lines += [

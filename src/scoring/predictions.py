@@ -1,31 +1,25 @@
 """The outputs of one evaluation of the test split, the same for every model.
 
-The baseline, classical and evaluate stages each turn their model's class probabilities into:
+The baseline, classical and evaluate stages each turn their model's probabilities into:
 
-- metrics/<name>.json            accuracy, macro/weighted F1, per-class precision/recall/F1
-- plots/<name>/confusion.csv     one `actual,predicted` row per test text (DVC's confusion template)
-- plots/<name>/calibration.csv   the reliability diagram: accuracy against confidence per bin
-- data/predictions/<name>.csv    text, actual, predicted, confidence and every class probability
+- metrics/<name>.json            the task's scores (src/scoring/tasks.py): accuracy, macro/weighted F1 and
+                                 per class; or for multi-label data macro/micro/samples-F1, subset accuracy,
+                                 Hamming loss, ROC-AUC and per label
+- plots/<name>/confusion.csv     `actual,predicted` rows for DVC's confusion template: one per test text, or
+                                 for multi-label data one per label a text has or is given
+- plots/<name>/calibration.csv   the reliability diagram: observed share against predicted probability per bin
+- data/predictions/<name>.csv    text, actual, predicted (a JSON list of names for multi-label data), and every
+                                 label's probability
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from src.core.files import atomic_file, write_json
 from src.core.paths import calibration_file, confusion_file, evaluation_metrics_file, predictions_file
-from src.scoring.calibration import calibration_metrics, reliability_table
-from src.scoring.metrics import classification_metrics
-
-
-@dataclass
-class Evaluation:
-    metrics: dict
-    predictions: pd.DataFrame  # one row per test row: text, actual, predicted, confidence, p_<label>...
-    reliability: pd.DataFrame  # one row per confidence bin (src/scoring/calibration.py)
+from src.scoring.tasks import TASKS, Evaluation
 
 
 def evaluate_probabilities(
@@ -35,37 +29,22 @@ def evaluate_probabilities(
     bins: int,
     unscaled: np.ndarray | None = None,
     temperature: float | None = None,
+    task: str = "single_label",
+    thresholds: list[float] | None = None,
 ) -> Evaluation:
-    """Score one row of class probabilities per row of `test` (columns `text`, `label`).
+    """Score one row of probabilities per row of `test` (columns `text`, `label`) as `task` does,
+    deciding multi-label rows with `thresholds` (one per label).
 
     For a model calibrated by temperature scaling, `probabilities` are the scaled ones and
-    `unscaled` the raw softmax, so the metrics show the calibration before and after."""
-    y_true = test["label"].to_numpy()
-    metrics = classification_metrics(y_true, probabilities.argmax(axis=1), label_names)
-    metrics["calibration"] = calibration_metrics(y_true, probabilities, bins)
+    `unscaled` the raw ones, so the metrics show the calibration before and after."""
+    kind = TASKS[task]
+    evaluation = kind.evaluate(test, probabilities, label_names, bins, thresholds)
     if unscaled is not None:
-        before = calibration_metrics(y_true, unscaled, bins)
-        metrics["calibration"].update(
+        before = kind.evaluate(test, unscaled, label_names, bins, thresholds).metrics["calibration"]
+        evaluation.metrics["calibration"].update(
             temperature=round(temperature, 4), ece_unscaled=before["ece"], brier_unscaled=before["brier"]
         )
-    reliability = reliability_table(y_true, probabilities, bins)
-    return Evaluation(metrics, predictions_table(test, probabilities, label_names), reliability)
-
-
-def predictions_table(test: pd.DataFrame, probabilities: np.ndarray, label_names: list[str]) -> pd.DataFrame:
-    names = np.asarray(label_names)
-    texts = {column: test[column].to_numpy() for column in ("text", "text_pair") if column in test.columns}
-    table = pd.DataFrame(
-        {
-            **texts,
-            "actual": names[test["label"].to_numpy()],
-            "predicted": names[probabilities.argmax(axis=1)],
-            "confidence": probabilities.max(axis=1).round(6),
-        }
-    )
-    for i, label in enumerate(label_names):
-        table[f"p_{label}"] = probabilities[:, i].round(6)
-    return table
+    return evaluation
 
 
 def write_evaluation(name: str, evaluation: Evaluation) -> None:
@@ -73,7 +52,7 @@ def write_evaluation(name: str, evaluation: Evaluation) -> None:
     with atomic_file(predictions_file(name)) as tmp:
         evaluation.predictions.to_csv(tmp, index=False)
     with atomic_file(confusion_file(name)) as tmp:
-        evaluation.predictions[["actual", "predicted"]].to_csv(tmp, index=False)
+        evaluation.confusion.to_csv(tmp, index=False)
     with atomic_file(calibration_file(name)) as tmp:
         evaluation.reliability.round(6).to_csv(tmp, index=False)
     # The metrics file goes last: its presence means the other two are complete.
