@@ -317,6 +317,7 @@ def multilabel_project(tmp_path_factory, emotion_dir, feelings) -> Path:
     return root
 
 
+@pytest.mark.slow
 def test_repro_scores_every_model_as_multi_label_on_the_same_rows(multilabel_project, feelings):
     root = multilabel_project
     metrics = {
@@ -356,6 +357,7 @@ def test_repro_scores_every_model_as_multi_label_on_the_same_rows(multilabel_pro
         assert (root / "reports" / "figures" / f"{figure}.png").stat().st_size > 1000
 
 
+@pytest.mark.slow
 def test_predict_gives_every_label_above_its_threshold(multilabel_project):
     root = multilabel_project
     output = run(
@@ -369,6 +371,7 @@ def test_predict_gives_every_label_above_its_threshold(multilabel_project):
     assert len(row["probabilities"]) == 6  # one per label, each its own sigmoid
 
 
+@pytest.mark.slow
 def test_export_is_a_sigmoid_model_with_its_thresholds(multilabel_project, tmp_path):
     root = multilabel_project
     out = tmp_path / "merged"

@@ -279,3 +279,17 @@ def test_compare_gives_intervals_per_model_and_a_paired_test_per_pair():
     assert set(result["intervals"]) == {"a", "b"} and set(result["paired"]) == {"a_vs_b"}
     assert result["intervals"]["a"] == bootstrap_intervals(y_true, a, 100, 0.95, 0)
     assert result["paired"]["a_vs_b"] == paired_test(y_true, a, b, 100, 0)
+
+
+def test_scores_that_do_not_rank_the_labels_are_flagged_even_when_decisions_look_fine():
+    """A model that learned only the label priors: thresholds tuned on the same rows still give a
+    macro-F1 over the trivial one, but its probabilities rank rows no better than chance."""
+    y_true, y_pred = noisy_labels(rows=2000)
+    rng = np.random.default_rng(3)
+    chance = rng.random(y_true.shape)
+    flagged = collapse_check(y_true, y_pred, list("abcdef"), probabilities=chance)
+    assert flagged["collapsed"] and "(0.5 is chance)" in flagged["reason"]
+    assert flagged["roc_auc_macro"] == pytest.approx(0.5, abs=0.03)
+    informative = np.clip(0.6 * y_true + 0.4 * rng.random(y_true.shape), 0, 1)
+    healthy = collapse_check(y_true, y_pred, list("abcdef"), probabilities=informative)
+    assert not healthy["collapsed"] and healthy["roc_auc_macro"] > 0.9

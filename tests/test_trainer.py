@@ -74,10 +74,11 @@ def test_validation_runs_longest_first_and_scores_as_in_dataset_order(tmp_path, 
 
     from src.model.trainer import LengthBucketTrainer, tokenize
     from src.scoring.metrics import trainer_metrics
+    from src.scoring.tasks import TASKS
 
     frame = pd.read_json(emotion_dir / "validation.jsonl", lines=True).head(96)
     tokenizer = AutoTokenizer.from_pretrained(tiny_bert_dir)
-    rows = tokenize(frame, tokenizer, max_length=64)
+    rows = tokenize(frame, tokenizer, max_length=64, task=TASKS["single_label"], n_labels=6)
     model = AutoModelForSequenceClassification.from_pretrained(tiny_bert_dir, num_labels=6)
     args = TrainingArguments(output_dir=str(tmp_path), per_device_eval_batch_size=16, report_to="none")
     common = dict(

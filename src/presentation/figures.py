@@ -35,7 +35,7 @@ def plot_confusion_matrices(confusions: dict[str, pd.DataFrame], label_names: li
             include_values=len(label_names) <= 12,
             ax=ax,
             colorbar=False,
-            xticks_rotation=45,
+            xticks_rotation="vertical" if len(label_names) > 12 else 45,
             cmap="Blues",
         )
         ax.set_title(EVALUATION_TITLES[name])
@@ -100,7 +100,7 @@ def plot_per_class_f1(
         if not many:
             ax.bar_label(bars, fmt="%.2f", fontsize=8)
     ax.set_xticks(x, label_names, rotation=60 if many else 0, ha="right" if many else "center")
-    ax.set(ylabel="F1 on test", ylim=(0, 1.2), title="Per-class F1")
+    ax.set(ylabel="F1 on test", ylim=(0, 1.2), title="Per-label F1" if key == "per_label" else "Per-class F1")
     ax.legend(loc="upper right", ncol=len(metrics_by_model))
     ax.grid(axis="y", alpha=0.3)
     _save(fig, path)

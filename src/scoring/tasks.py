@@ -200,7 +200,7 @@ class MultiLabel(Task):
         probabilities = multilabel.scaled_probabilities(np.nan_to_num(logits))
         thresholds, _ = multilabel.tune_thresholds(y_true, probabilities, 0.5, 1)
         y_pred = multilabel.decide(probabilities, thresholds)
-        return multilabel.collapse_check(y_true, y_pred, label_names, finite=finite)
+        return multilabel.collapse_check(y_true, y_pred, label_names, finite=finite, probabilities=probabilities)
 
     def evaluate(self, test, probabilities, label_names, bins, thresholds=None):
         thresholds = np.full(len(label_names), 0.5) if thresholds is None else np.asarray(thresholds)
