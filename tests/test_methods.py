@@ -325,3 +325,35 @@ def test_set_dropout_zero_makes_a_training_forward_pass_repeatable(family, tiny_
         assert not torch.equal(classifier(**batch).logits, classifier(**batch).logits), "the tiny model has no dropout"
         assert set_dropout(classifier, 0.0) > 0
         torch.testing.assert_close(classifier(**batch).logits, classifier(**batch).logits, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_every_method_trains_multi_label_and_reloads_with_its_task_and_thresholds(
+    method, tiny_model_dirs, few_rows, tmp_path
+):
+    """Multi-label rows (lists of ids) through every method: the head is a sigmoid per label
+    (problem_type), the weighted loss's shift is taken out of the trained bias, the thresholds
+    are tuned, and the saved result reloads with the same logits, task and thresholds."""
+    params = tiny_params(tiny_model_dirs["bert"], method)
+    train, validation = (rows.assign(label=[[i % 6, (i + 1) % 6] for i in range(len(rows))]) for rows in few_rows)
+    result = train_model(
+        params, LABELS, train, validation, tmp_path / "live", tmp_path / "checkpoints", task="multi_label"
+    )
+    assert result.model.config.problem_type == "multi_label_classification"
+    assert len(result.thresholds) == len(LABELS) and all(0 < t < 1 for t in result.thresholds)
+    before = logits(result.model, result.tokenizer)
+    out = tmp_path / "finetuned"
+    save_result(
+        result.model,
+        result.tokenizer,
+        method,
+        params.model,
+        LABELS,
+        out,
+        task="multi_label",
+        thresholds=result.thresholds,
+    )
+    reloaded, tokenizer, manifest = load_result(out)
+    assert manifest["task"] == "multi_label" and list(manifest["thresholds"].values()) == result.thresholds
+    assert reloaded.config.problem_type == "multi_label_classification"
+    assert torch.equal(logits(reloaded, tokenizer), before)
