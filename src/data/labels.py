@@ -76,18 +76,27 @@ def encode_labels(
     for split, frame in raw.items():
         labels = frame[label_column] if integer_ids else frame[label_column].astype(str).str.strip()
         ids = labels.map(encode)
-        unknown = sorted(set(labels[ids.isna()].astype(str)))
-        if unknown:
-            raise DataError(
-                f"The {split} split has label(s) {_some(unknown)} that the training split never uses "
-                f"(known: {_some(list(map(str, encode)))}). No model trained on these rows can predict them: "
-                "drop those rows, or add examples of them to train."
-            )
-        columns = {"text": frame[text_columns[0]].astype(str)}
-        if len(text_columns) == 2:
-            columns["text_pair"] = frame[text_columns[1]].astype(str)
-        splits[split] = pd.DataFrame({**columns, "label": ids.astype(int)})
+        _check_known(split, sorted(set(labels[ids.isna()].astype(str))), encode)
+        splits[split] = pd.DataFrame({**_texts(frame, text_columns), "label": ids.astype(int)})
     return splits, [str(name) for name in label_names]
+
+
+def _check_known(split: str, unknown: list[str], encode: dict) -> None:
+    """A label of validation or test that training never uses is an error: no model can predict it."""
+    if unknown:
+        raise DataError(
+            f"The {split} split has label(s) {_some(unknown)} that the training split never uses "
+            f"(known: {_some(list(map(str, encode)))}). No model trained on these rows can predict them: "
+            "drop those rows, or add examples of them to train."
+        )
+
+
+def _texts(frame: pd.DataFrame, text_columns: list[str]) -> dict[str, pd.Series]:
+    """The prepared `text` (and `text_pair`) columns of a split."""
+    columns = {"text": frame[text_columns[0]].astype(str)}
+    if len(text_columns) == 2:
+        columns["text_pair"] = frame[text_columns[1]].astype(str)
+    return columns
 
 
 def _check_no_near_duplicates(raw: dict[str, pd.DataFrame], label_column: str) -> None:
@@ -216,18 +225,13 @@ def encode_label_lists(
         key = str
     splits = {}
     for split, frame in raw.items():
-        unknown = sorted({str(item) for row in lists[split] for item in row if key(item) not in encode})
-        if unknown:
-            raise DataError(
-                f"The {split} split has label(s) {_some(unknown)} that the training split never uses "
-                f"(known: {_some(list(map(str, encode)))}). No model trained on these rows can predict them: "
-                "drop those rows, or add examples of them to train."
-            )
-        columns = {"text": frame[text_columns[0]].astype(str)}
-        if len(text_columns) == 2:
-            columns["text_pair"] = frame[text_columns[1]].astype(str)
+        _check_known(
+            split, sorted({str(item) for row in lists[split] for item in row if key(item) not in encode}), encode
+        )
         ids = [sorted({encode[key(item)] for item in row}) for row in lists[split]]
-        splits[split] = pd.DataFrame({**columns, "label": pd.Series(ids, index=frame.index, dtype=object)})
+        splits[split] = pd.DataFrame(
+            {**_texts(frame, text_columns), "label": pd.Series(ids, index=frame.index, dtype=object)}
+        )
     return splits, label_names
 
 

@@ -148,24 +148,14 @@ def render_report(
         f"![Training loss and validation scores]({figures['curves']})",
         markdown_table(
             ["Efficiency", "Value"],
-            [
-                [
-                    "Trainable parameters",
-                    f"{trainable['trainable']:,} ({trainable['trainable_percent']:.2f}% of {trainable['total']:,})",
+            efficiency_rows(
+                training,
+                method,
+                validation=[
+                    ["Validation accuracy of the epoch kept", f"{training['validation']['accuracy']:.4f}"],
+                    ["Validation macro-F1 of the epoch kept", f"{training['validation']['macro_f1']:.4f}"],
                 ],
-                ["Method", method],
-                ["Saved weights on disk", f"{training['artefact_size_mb']:.2f} MB"],
-                [
-                    "Epochs (optimizer steps, warm-up steps)",
-                    f"{training['epochs']} ({training['optimizer_steps']:,}, {training['warmup_steps']:,})",
-                ],
-                ["Epoch kept", kept_cell(training)],
-                ["Training time", f"{training['train_time_s']:.1f} s"],
-                ["Training throughput", f"{training['train_samples_per_second']:.1f} samples/s"],
-                ["Peak memory of the train stage (RSS)", f"{training['peak_rss_mb']:,.0f} MB"],
-                ["Validation accuracy of the epoch kept", f"{training['validation']['accuracy']:.4f}"],
-                ["Validation macro-F1 of the epoch kept", f"{training['validation']['macro_f1']:.4f}"],
-            ],
+            ),
         ),
         "## Data",
         markdown_table(
@@ -194,6 +184,32 @@ def render_report(
         "```yaml\n" + yaml.safe_dump(params, sort_keys=False).rstrip() + "\n```",
     ]
     return "\n\n".join(sections) + "\n"
+
+
+def efficiency_rows(
+    training: dict, method: str, loss: list[list[str]] = (), validation: list[list[str]] = ()
+) -> list[list[str]]:
+    """The report's efficiency table: what was trained, for how long, at what cost; `loss` rows
+    go after the epoch kept, `validation` rows last."""
+    trainable = training["parameters"]
+    return [
+        [
+            "Trainable parameters",
+            f"{trainable['trainable']:,} ({trainable['trainable_percent']:.2f}% of {trainable['total']:,})",
+        ],
+        ["Method", method],
+        ["Saved weights on disk", f"{training['artefact_size_mb']:.2f} MB"],
+        [
+            "Epochs (optimizer steps, warm-up steps)",
+            f"{training['epochs']} ({training['optimizer_steps']:,}, {training['warmup_steps']:,})",
+        ],
+        ["Epoch kept", kept_cell(training)],
+        *loss,
+        ["Training time", f"{training['train_time_s']:.1f} s"],
+        ["Training throughput", f"{training['train_samples_per_second']:.1f} samples/s"],
+        ["Peak memory of the train stage (RSS)", f"{training['peak_rss_mb']:,.0f} MB"],
+        *validation,
+    ]
 
 
 def kept_cell(training: dict) -> str:

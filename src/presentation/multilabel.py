@@ -21,7 +21,7 @@ from src.presentation.markdown import (
     _signed,
     data_notes,
     dropped_cell,
-    kept_cell,
+    efficiency_rows,
     markdown_table,
 )
 from src.presentation.titles import EVALUATION_NAMES, EVALUATION_TITLES
@@ -264,29 +264,21 @@ def render_multilabel_report(
         f"![Training loss and validation scores]({figures['curves']})",
         markdown_table(
             ["Efficiency", "Value"],
-            [
-                [
-                    "Trainable parameters",
-                    f"{trainable['trainable']:,} ({trainable['trainable_percent']:.2f}% of {trainable['total']:,})",
+            efficiency_rows(
+                training,
+                method,
+                loss=[
+                    [
+                        "Loss",
+                        "binary cross-entropy per label"
+                        + (", positives weighted" if training.get("class_weights") else ""),
+                    ]
                 ],
-                ["Method", method],
-                ["Saved weights on disk", f"{training['artefact_size_mb']:.2f} MB"],
-                [
-                    "Epochs (optimizer steps, warm-up steps)",
-                    f"{training['epochs']} ({training['optimizer_steps']:,}, {training['warmup_steps']:,})",
+                validation=[
+                    ["Validation macro-F1 of the epoch kept", f"{training['validation']['macro_f1']:.4f}"],
+                    ["Validation subset accuracy of the epoch kept", f"{training['validation']['accuracy']:.4f}"],
                 ],
-                ["Epoch kept", kept_cell(training)],
-                [
-                    "Loss",
-                    "binary cross-entropy per label"
-                    + (", positives weighted" if training.get("class_weights") else ""),
-                ],
-                ["Training time", f"{training['train_time_s']:.1f} s"],
-                ["Training throughput", f"{training['train_samples_per_second']:.1f} samples/s"],
-                ["Peak memory of the train stage (RSS)", f"{training['peak_rss_mb']:,.0f} MB"],
-                ["Validation macro-F1 of the epoch kept", f"{training['validation']['macro_f1']:.4f}"],
-                ["Validation subset accuracy of the epoch kept", f"{training['validation']['accuracy']:.4f}"],
-            ],
+            ),
         ),
         "## Data",
         markdown_table(
