@@ -51,6 +51,17 @@ def shrink(params: dict, emotion_dir: Path) -> dict:
     params["train"].update(epochs=1, min_steps=0, batch_size=8, min_warmup_steps=0)
     params["lora"].update(r=8, alpha=16, learning_rate=0.005)  # so that the README's `-S lora.alpha=32` is a change
     params["eval"]["batch_size"] = 16
+    # Three quick trials of two epochs each (prunable after the first); a dead worker's trial is
+    # noticed within seconds.
+    params["search"].update(
+        trials=3,
+        startup_trials=2,
+        heartbeat_s=1,
+        grace_s=5,
+        fixed={"train.epochs": 2},
+        space={"lora.learning_rate": {"low": 0.001, "high": 0.01, "log": True}, "lora.r": {"choices": [2, 4]}},
+    )
+    params["search"]["pruner"].update(startup_trials=1, warmup_epochs=0)
     return params
 
 

@@ -11,6 +11,8 @@ key gets a "did you mean" suggestion.
 from __future__ import annotations
 
 import codecs
+import difflib
+import re
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ import yaml
 from src.core.errors import ParamsError
 from src.core.paths import PARAMS_FILE, SPLITS
 from src.core.rules import (
+    Rule,
     boolean,
     check_keys,
     keyword_or,
@@ -253,6 +256,102 @@ class ClassicalParams:
     C: float = rule(number(above=0))  # inverse regularisation strength of the logistic regression
 
 
+SAMPLERS = ("tpe", "random", "grid")  # src/search/study.py
+PRUNERS = ("median", "hyperband", "none")
+STUDY_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*(-[A-Za-z0-9_]+)*")  # a git ref component, as dvc exp names are
+
+
+def study_name(key: str, value):
+    if not isinstance(value, str) or not STUDY_NAME.fullmatch(value):
+        raise ParamsError(
+            f"params.yaml: {key} is {value!r}; use letters, digits, '_' and single '-' (starting with a letter): "
+            "trials are dvc experiments named <study>-<number>."
+        )
+    return value
+
+
+def search_dimension(key: str, value):
+    """One key of `search.space`: {choices: [...]}, or {low, high} with optional log and step."""
+    allowed = "use {choices: [a, b, ...]} or {low: x, high: y} with optional log: true and step: z"
+    if not isinstance(value, dict):
+        raise ParamsError(f"params.yaml: {key} is {value!r}; {allowed}.")
+    if "choices" in value:
+        check_keys(value, ["choices"], where=key)
+        choices = value["choices"]
+        if not isinstance(choices, list) or not choices:
+            raise ParamsError(f"params.yaml: {key}.choices is {choices!r}; use a non-empty list.")
+        return {"choices": choices}
+    allowed_keys = ["low", "high", "log", "step"]
+    unknown = set(value) - set(allowed_keys)
+    if unknown or not {"low", "high"} <= set(value):
+        raise ParamsError(f"params.yaml: {key} is {value!r}; {allowed}.")
+    low, high = (number()(f"{key}.{end}", value[end]) for end in ("low", "high"))
+    if not low < high:
+        raise ParamsError(f"params.yaml: {key} has low {low} and high {high}; low must be below high.")
+    log = boolean(f"{key}.log", value.get("log", False))
+    if log and low <= 0:
+        raise ParamsError(f"params.yaml: {key} has log: true and low {low}; a log scale needs low > 0.")
+    step = value.get("step")
+    if step is not None:
+        step = number(above=0)(f"{key}.step", step)
+        if log:
+            raise ParamsError(f"params.yaml: {key} has both log and step; Optuna takes one or the other.")
+    return {"low": low, "high": high, "log": log, "step": step}
+
+
+def param_keys(value_rule) -> Rule:
+    """A mapping of dotted params.yaml keys (lora.r) to values checked by `value_rule`."""
+
+    def check(key: str, value):
+        if value is None:
+            return {}
+        if not isinstance(value, dict) or not all(isinstance(name, str) and "." in name for name in value):
+            raise ParamsError(
+                f"params.yaml: {key} is {value!r}; use a mapping of dotted keys such as lora.r to their values."
+            )
+        return {name: value_rule(f"{key}.{name}", spec) for name, spec in value.items()}
+
+    return check
+
+
+@dataclass(frozen=True)
+class PrunerParams:
+    name: str = rule(one_of(*PRUNERS))  # median: stop a trial whose validation score is below the median at an epoch
+    startup_trials: int = rule(whole(minimum=0))  # trials run to the end before any is pruned
+    warmup_epochs: int = rule(whole(minimum=0))  # epochs every trial runs before it can be pruned
+
+
+@dataclass(frozen=True)
+class SearchParams:
+    """params.yaml `search`: the Optuna study `python -m src.search` runs, each trial a dvc experiment."""
+
+    study: str = rule(study_name)
+    storage: str | None = rule(keyword_or(None, text, "use null (a SQLite file beside the report) or a database URL"))
+    trials: int = rule(whole(minimum=1))  # over all workers, on every machine
+    objective: str = rule(one_of(*BEST_METRICS))  # of the epoch kept, on validation; loss is minimised
+    sampler: str = rule(one_of(*SAMPLERS))
+    startup_trials: int = rule(whole(minimum=0))  # tpe: trials drawn at random before it models the rest
+    seed: int = rule(whole(minimum=0))
+    pruner: PrunerParams = rule(section(PrunerParams))
+    heartbeat_s: int = rule(whole(minimum=1))  # how often a worker says its trial is alive
+    grace_s: int = rule(whole(minimum=1))  # a trial silent this long is failed (its worker died) and retried
+    retries: int = rule(whole(minimum=0))  # times a failed trial is run again
+    fixed: dict[str, Any] = rule(param_keys(lambda key, value: value))  # set on every trial
+    space: dict[str, dict] = rule(param_keys(search_dimension))  # what the study varies
+
+    def __post_init__(self):
+        if not self.space:
+            raise ParamsError("params.yaml: search.space is empty; name at least one key to search, e.g. lora.r.")
+        if self.grace_s <= self.heartbeat_s:
+            raise ParamsError(
+                f"params.yaml: search.grace_s ({self.grace_s}) must exceed search.heartbeat_s ({self.heartbeat_s}), "
+                "or live trials would be failed between two heartbeats."
+            )
+        both = set(self.fixed) & set(self.space)
+        if both:
+            raise ParamsError(f"params.yaml: {', '.join(sorted(both))} is both fixed and searched; keep one.")
+
+
 @dataclass(frozen=True)
 class StatsParams:
     bootstrap_resamples: int = rule(whole(minimum=1))
@@ -260,9 +359,29 @@ class StatsParams:
     seed: int = rule(whole(minimum=0))
 
 
+def _check_param_key(raw: dict, dotted: str, where: str) -> None:
+    """`dotted` (lora.r) names a value of params.yaml that a trial can set with `-S`."""
+    node = raw
+    for depth, part in enumerate(dotted.split(".")):
+        if not isinstance(node, dict) or part not in node:
+            known = list(node) if isinstance(node, dict) else []
+            close = difflib.get_close_matches(part, [str(k) for k in known], n=1)
+            hint = f" (did you mean '{'.'.join([*dotted.split('.')[:depth], close[0]])}'?)" if close else ""
+            raise ParamsError(f"params.yaml: {where} names {dotted!r}, which is not a key of params.yaml{hint}.")
+        node = node[part]
+    if dotted.split(".")[0] == "search":
+        raise ParamsError(f"params.yaml: {where} names {dotted!r}; a search cannot vary its own settings.")
+
+
 # params.yaml's sections in file order: the method sections sit between peft and train.
 _LEADING = {"data": DataParams, "model": ModelParams, "peft": PeftParams}
-_TRAILING = {"train": TrainParams, "eval": EvalParams, "classical": ClassicalParams, "stats": StatsParams}
+_TRAILING = {
+    "train": TrainParams,
+    "eval": EvalParams,
+    "classical": ClassicalParams,
+    "stats": StatsParams,
+    "search": SearchParams,
+}
 SECTION_NAMES = (*_LEADING, *METHODS, *_TRAILING)
 
 
@@ -275,6 +394,7 @@ class Params:
     eval: EvalParams
     classical: ClassicalParams
     stats: StatsParams
+    search: SearchParams
     methods: dict[str, Any]  # method name -> its section, as src/model/methods.py defines it
 
     @property
@@ -306,6 +426,9 @@ class Params:
             name: load_section(section_cls, name, raw[name]) for name, section_cls in {**_LEADING, **_TRAILING}.items()
         }
         methods = {name: load_section(method.params, name, raw[name]) for name, method in METHODS.items()}
+        for kind, keys in (("fixed", sections["search"].fixed), ("space", sections["search"].space)):
+            for key in keys:
+                _check_param_key(raw, key, f"search.{kind}")
         return cls(**sections, methods=methods)
 
     @classmethod

@@ -42,6 +42,9 @@ TRAINING_CURVE_FILES = {
 REPORT_DIR = PROJECT_ROOT / "reports"
 REPORT_FILE = REPORT_DIR / "report.md"
 FIGURES_DIR = REPORT_DIR / "figures"
+# python -m src.search: per study, its report and figures, and (by default) its SQLite storage and
+# the trials' logs, which .gitignore keeps out of git and so out of every trial's experiment.
+SEARCH_DIR = REPORT_DIR / "search"
 
 
 def prepared_split_file(split: str, prepared_dir: Path = PREPARED_DIR) -> Path:

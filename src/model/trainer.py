@@ -35,6 +35,7 @@ from src.model.finetuned import adapt, shift_output_bias
 from src.model.frozen_prefix import ROW_COLUMN, PrefixCache, frozen_layers, matches_whole_model
 from src.model.pretrained import count_parameters, load_classifier, load_tokenizer, set_dropout
 from src.scoring.tasks import TASKS, Task
+from src.search.pruning import reporter_for_this_run
 
 # peft 0.21 calls a transformers 5 API that now warns of its own deprecation; nothing for users to do.
 warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
@@ -176,8 +177,10 @@ class ValidationScores:
         return self.by_step[step]
 
 
-def stop_reason(trainer: Trainer, planned_epochs: int, early_stopping) -> str:
+def stop_reason(trainer: Trainer, planned_epochs: int, early_stopping, search_trial=None) -> str:
     epochs_run = round(trainer.state.epoch or 0)
+    if search_trial is not None and search_trial.pruned_at_epoch is not None:
+        return f"pruned by the search after epoch {epochs_run} of {planned_epochs}"
     if epochs_run < planned_epochs:
         return (
             f"early stopping: validation {early_stopping.metric} did not improve for "
@@ -323,6 +326,7 @@ def train_model(
     stopping = params.train.early_stopping
     # Under torchrun every process runs this; only the first writes the curves.
     first_process = int(os.environ.get("RANK", "0")) == 0
+    search_trial = reporter_for_this_run() if first_process else None  # python -m src.search's trials
     live = Live(dir=str(log_dir), save_dvc_exp=False, dvcyaml=None, report=None) if first_process else None
     with shortcut as trained:
         args = TrainingArguments(
@@ -366,6 +370,7 @@ def train_model(
             callbacks=[
                 StepAlignedDVCLiveCallback(live=live),
                 *([EarlyStoppingCallback(stopping.patience)] if stopping.patience else []),
+                *([search_trial] if search_trial else []),
             ],
         )
         scores.trainer = trainer
@@ -382,7 +387,7 @@ def train_model(
     collapse = task.collapse_check(y_true, logits, label_names)
     epochs_run = round(trainer.state.epoch)
     epochs_run_here = epochs_run - (_step_of(resume_from) or 0) / schedule.steps_per_epoch
-    stopped = stop_reason(trainer, schedule.epochs, stopping)
+    stopped = stop_reason(trainer, schedule.epochs, stopping, search_trial)
     log.info(
         "kept epoch %d of %d (best validation %s); %s", round(kept_eval["epoch"]), epochs_run, stopping.metric, stopped
     )
@@ -409,6 +414,7 @@ def train_model(
         "train_samples_per_second": round(len(train_set) * epochs_run_here / train_seconds, 2),
         "resumed_from_step": _step_of(resume_from),
         "stopped": stopped,
+        **({"search": search_trial.record()} if search_trial else {}),
         "kept": {"epoch": round(kept_eval["epoch"]), "step": kept_step, "metric": stopping.metric},
         "validation": {
             "accuracy": kept_eval["eval_accuracy"],
