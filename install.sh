@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Everything the pipeline and its tests need, on a fresh Debian or Ubuntu machine: a virtual
 # environment with requirements.txt (torch pinned to its CPU build), Debian's chromium (which
-# tests/test_plots_page.py drives headless) and node/npm where missing, then the offline plots
-# template (web/). Run it again at any time; it installs only what is missing or changed.
+# tests/test_plots_page.py drives headless), postgresql (the server tests/test_search_e2e.py
+# starts for a shared study) and node/npm where missing, then the offline plots template (web/).
+# Run it again at any time; it installs only what is missing or changed.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -12,6 +13,7 @@ cd "$(dirname "$0")"
 
 need=()
 [ -x /usr/bin/chromium ] || need+=(chromium)
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql)
 command -v npm >/dev/null || need+=(nodejs npm)
 if [ ${#need[@]} -gt 0 ]; then
     if ! command -v apt-get >/dev/null; then

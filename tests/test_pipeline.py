@@ -12,7 +12,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -472,16 +471,13 @@ def test_lora_experiment_reruns_only_what_it_touches(project, reproduced):
 
 
 def run_queue(project: Path, timeout_s: float = 900) -> tuple[list[str], list[list[str]]]:
-    """`dvc queue start`, then wait until no task is queued or running; returns (states, tasks)."""
-    dvc("queue", "start", cwd=project)
-    deadline = time.monotonic() + timeout_s
-    while True:
-        tasks = [line.split() for line in dvc("queue", "status", cwd=project).splitlines()[1:] if line.strip()]
-        states = [fields[-1] for fields in tasks if fields and fields[-1] in ("Queued", "Running", "Success", "Failed")]
-        if states and not {"Queued", "Running"} & set(states):
-            return states, tasks
-        assert time.monotonic() < deadline, f"queue still running: {tasks}"
-        time.sleep(3)
+    """The README's `python -m src.queue`: start the worker, start one again if a task is left
+    queued with no worker alive, wait until nothing is queued or running; returns (states, tasks)."""
+    run([sys.executable, "-m", "src.queue", "--timeout", str(timeout_s)], project)
+    tasks = [line.split() for line in dvc("queue", "status", cwd=project).splitlines()[1:] if line.strip()]
+    states = [fields[-1] for fields in tasks if fields and fields[-1] in ("Queued", "Running", "Success", "Failed")]
+    assert states and not {"Queued", "Running"} & set(states), tasks
+    return states, tasks
 
 
 def test_queued_two_by_two_sweep_runs_and_is_listed(project, reproduced):
@@ -536,3 +532,21 @@ def test_queued_methods_each_train_reload_evaluate_and_are_listed(project, repro
         "full fine-tuning",
     }
     assert (project / "methods.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_task_left_queued_with_no_worker_gets_one(project, reproduced, caplog):
+    """The state a worker that exits early leaves: a task `Queued`, `Worker status: 0 active, 0 idle`.
+    Queuing without starting a worker makes exactly that state; watching it starts a worker."""
+    from src.search.queue import parse_status, watch
+
+    dvc("exp", "run", "--queue", "-n", "left-behind", "-S", "lora.r=2", cwd=project)
+    before = parse_status(dvc("queue", "status", cwd=project))
+    assert before.stranded, before
+    env = {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", "HF_HUB_OFFLINE": "1"}
+    with pytest.MonkeyPatch.context() as patch, caplog.at_level("INFO", logger="queue"):
+        patch.chdir(project)
+        for key, value in env.items():
+            patch.setenv(key, value)
+        after = watch(poll_s=1, timeout_s=600)
+    assert "still queued (left-behind) with no live worker: starting a worker again" in caplog.text
+    assert [task.state for task in after.tasks if task.name == "left-behind"] == ["Success"], after

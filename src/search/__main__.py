@@ -30,7 +30,7 @@ from src.core.params import Params, SearchParams
 from src.model.methods import METHODS
 from src.search import space as search_space
 from src.search.report import write_report
-from src.search.study import open_study, progress, storage_url, study_folder, work
+from src.search.study import TrialsFailing, open_study, progress, storage_url, study_folder, work
 
 log = logging.getLogger("search")
 
@@ -83,7 +83,7 @@ def cores_for(worker: int, workers: int) -> list[int]:
     return cores[worker * share : (worker + 1) * share]
 
 
-def start_workers(args, url: str) -> int:
+def start_workers(args, url: str) -> None:
     """Start --workers processes (each its own process group) and wait for them all."""
     cores = len(os.sched_getaffinity(0))
     if args.workers > cores:
@@ -104,22 +104,22 @@ def start_workers(args, url: str) -> int:
     for index, code in enumerate(codes):
         if code != 0:
             log.warning("worker %d exited with %d; the others took over its trials", index, code)
-    return sum(code == 0 for code in codes)
 
 
 def search(args) -> None:
     params = Params.load()
     settings = checked_search(params, args.trials)
-    url = storage_url(settings, args.storage)
-    if args.worker is not None:  # one of the processes that --workers started
-        os.sched_setaffinity(0, cores_for(args.worker, args.workers))
-        work(settings, url, f"worker {args.worker}", push=args.push)
-        return
-    if not args.report:
+    if args.worker is None and not args.report:  # refused here, before any trial starts
         if args.workers < 1:
             raise ParamsError(f"--workers is {args.workers}; use 1 or more.")
         check_repo(args.push)
-        study = open_study(settings, url)  # created once here, before the workers race to
+    url = storage_url(settings, args.storage)
+    if args.worker is not None:  # one of the processes that --workers started
+        os.sched_setaffinity(0, cores_for(args.worker, args.workers))
+        run_worker(settings, url, f"worker {args.worker}", args.push)
+        return
+    if not args.report:
+        open_study(settings, url)  # created once here, before the workers race to
         log.info(
             "study %s in %s: %d trials, objective validation %s",
             settings.study,
@@ -128,13 +128,25 @@ def search(args) -> None:
             settings.objective,
         )
         if args.workers == 1:
-            work(settings, url, "worker 0", push=args.push)
-        elif start_workers(args, url) == 0:
-            raise ParamsError("every worker failed; see the log above")
+            run_worker(settings, url, "worker 0", args.push, exit_on_failure=False)
+        else:
+            start_workers(args, url)
     study = open_study(settings, url)
     report = write_report(study, settings.objective, settings.fixed, study_folder(settings.study))
     now = progress(study, settings.trials)
     log.info("%d of %d trials finished; report: %s", now.finished, settings.trials, report)
+    if not args.report and now.finished < settings.trials:
+        log.error("the study is short of %d trial(s): see the log above", settings.trials - now.finished)
+        sys.exit(1)
+
+
+def run_worker(settings: SearchParams, url: str, name: str, push: str | None, exit_on_failure: bool = True) -> None:
+    try:
+        work(settings, url, name, push=push)
+    except TrialsFailing as error:
+        log.error("%s", error)
+        if exit_on_failure:
+            sys.exit(1)
 
 
 def main(argv=None) -> None:

@@ -6,6 +6,9 @@ its Trainer callbacks. After each epoch's validation pass it reports the objecti
 When the pruner says the trial trails the others, training stops there. The stage still saves the
 epoch kept and the pipeline still evaluates it, so a pruned trial is a whole experiment, marked
 `search.pruned_at_epoch` in metrics/train.json. Outside a search nothing here runs.
+
+The storage and the pruner are built here too, the one place both the train stage and the
+workers (study.py) take them from; optuna is imported only inside a trial.
 """
 
 from __future__ import annotations
@@ -24,8 +27,6 @@ TRIAL_ENV = "LORAFLOW_TRIAL"
 class TrialReporter(TrainerCallback):
     def __init__(self, where: dict):
         import optuna
-
-        from src.search.study import make_pruner, storage_for
 
         self.where = where
         study = optuna.load_study(
@@ -60,3 +61,33 @@ class TrialReporter(TrainerCallback):
 def reporter_for_this_run() -> TrialReporter | None:
     where = os.environ.get(TRIAL_ENV)
     return TrialReporter(json.loads(where)) if where else None
+
+
+def storage_for(url: str, search=None):
+    """Optuna's SQL storage at `url`; given `search` (SearchParams), with heartbeats and retries."""
+    from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+
+    heartbeat = {}
+    if search is not None:
+        heartbeat = dict(
+            heartbeat_interval=search.heartbeat_s,
+            grace_period=search.grace_s,
+            heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=search.retries),
+        )
+    # SQLite serialises writers; several workers on one file wait for the lock instead of failing.
+    engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
+    return RDBStorage(url, engine_kwargs=engine, **heartbeat)
+
+
+def make_pruner(pruner: dict):
+    """`search.pruner` (as a dict, since the train stage gets it through the environment)."""
+    import optuna
+
+    name = pruner["name"]
+    if name == "median":
+        return optuna.pruners.MedianPruner(
+            n_startup_trials=pruner["startup_trials"], n_warmup_steps=pruner["warmup_epochs"]
+        )
+    if name == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=max(1, pruner["warmup_epochs"]))
+    return optuna.pruners.NopPruner()

@@ -15,10 +15,11 @@ last one.
 from __future__ import annotations
 
 import logging
+import subprocess
 import threading
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import optuna
@@ -28,6 +29,7 @@ from optuna.trial import TrialState
 from src.core.params import SearchParams
 from src.core.paths import SEARCH_DIR
 from src.search import space as search_space
+from src.search.pruning import make_pruner, storage_for
 from src.search.trial import TrialRun, run_trial
 
 log = logging.getLogger("search")
@@ -38,6 +40,7 @@ warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to b
 optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own log says what each trial did
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+FAILURES_IN_A_ROW = 3  # a worker stops when this many of its trials fail in a row: the setup is broken
 
 
 def study_folder(study: str) -> Path:
@@ -49,34 +52,7 @@ def storage_url(search: SearchParams, override: str | None = None) -> str:
     url = override or search.storage
     if url:
         return url
-    folder = study_folder(search.study)
-    folder.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{folder / 'study.db'}"
-
-
-def storage_for(url: str, search: SearchParams | None = None) -> RDBStorage:
-    heartbeat = {}
-    if search is not None:
-        heartbeat = dict(
-            heartbeat_interval=search.heartbeat_s,
-            grace_period=search.grace_s,
-            heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=search.retries),
-        )
-    # SQLite serialises writers; several workers on one file wait for the lock instead of failing.
-    engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
-    return RDBStorage(url, engine_kwargs=engine, **heartbeat)
-
-
-def make_pruner(pruner: dict) -> optuna.pruners.BasePruner:
-    """`search.pruner` (as a dict, since the train stage gets it through the environment)."""
-    name = pruner["name"]
-    if name == "median":
-        return optuna.pruners.MedianPruner(
-            n_startup_trials=pruner["startup_trials"], n_warmup_steps=pruner["warmup_epochs"]
-        )
-    if name == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=max(1, pruner["warmup_epochs"]))
-    return optuna.pruners.NopPruner()
+    return f"sqlite:///{study_folder(search.study) / 'study.db'}"
 
 
 def make_sampler(search: SearchParams, seed: int) -> optuna.samplers.BaseSampler:
@@ -94,8 +70,8 @@ def direction(search: SearchParams) -> str:
 
 def open_study(search: SearchParams, url: str) -> optuna.Study:
     """The study named `search.study` in the storage, created on first use by whichever worker comes first."""
-    from dataclasses import asdict
-
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     study = optuna.create_study(
         study_name=search.study,
         storage=storage_for(url, search),
@@ -109,6 +85,10 @@ def open_study(search: SearchParams, url: str) -> optuna.Study:
     return study
 
 
+class TrialsFailing(RuntimeError):
+    """A worker's trials keep failing: a broken setup, not an unlucky trial."""
+
+
 class Heartbeat:
     """Marks a trial alive every `interval` seconds while its experiment runs."""
 
@@ -119,7 +99,10 @@ class Heartbeat:
 
     def _beat(self):
         while True:
-            self.storage.record_heartbeat(self.trial_id)
+            try:
+                self.storage.record_heartbeat(self.trial_id)
+            except Exception as error:  # a database hiccup must not end the beat (and so the trial)
+                log.warning("heartbeat of trial %d not recorded: %s", self.trial_id, error)
             if self.stop.wait(self.interval):
                 return
 
@@ -162,7 +145,7 @@ def work(search: SearchParams, url: str, worker: str, push: str | None = None, p
     """Run trials until the study has all of them; returns how many this worker ran."""
     study = open_study(search, url)
     distributions = search_space.distributions(search.space)
-    ran = 0
+    ran, failures = 0, 0
     while True:
         fail_stale_trials(study)  # a dead worker's trial: failed, and queued again if retries are left
         now = progress(study, search.trials)
@@ -201,20 +184,36 @@ def work(search: SearchParams, url: str, worker: str, push: str | None = None, p
             )
         ran += 1
         tell(study, trial, result, worker, push)
+        failures = failures + 1 if result.error else 0
+        if failures >= FAILURES_IN_A_ROW:
+            raise TrialsFailing(
+                f"[{worker}] {failures} trials in a row failed; the last: {result.error}. "
+                f"Each trial's log is in {study_folder(search.study) / 'logs'}."
+            )
 
 
 def tell(study: optuna.Study, trial: optuna.Trial, result, worker: str, push: str | None) -> None:
-    if result.error:
-        log.warning("[%s] trial %d failed: %s", worker, trial.number, result.error)
-        study.tell(trial, state=TrialState.FAIL)
+    """Record the trial's outcome in the study, then push its experiment."""
+    try:
+        if result.error:
+            log.warning("[%s] trial %d failed: %s", worker, trial.number, result.error)
+            study.tell(trial, state=TrialState.FAIL)
+            return
+        for key, value in result.attrs().items():
+            trial.set_user_attr(key, value)
+        if result.pruned_at_epoch is not None:
+            study.tell(trial, state=TrialState.PRUNED)
+            log.info("[%s] %s pruned after epoch %d", worker, result.name, result.pruned_at_epoch)
+        else:
+            study.tell(trial, result.value)
+            log.info("[%s] %s: validation %s %.4f", worker, result.name, result.objective, result.value)
+    except optuna.exceptions.UpdateFinishedTrialError:
+        # Its heartbeat went unrecorded for search.grace_s, so another worker failed it and queued
+        # its params again; the experiment stays, outside the study.
+        log.warning("[%s] trial %d was failed by another worker (no heartbeat); not counted", worker, trial.number)
         return
-    for key, value in result.attrs().items():
-        trial.set_user_attr(key, value)
     if push:
-        result.push(push)
-    if result.pruned_at_epoch is not None:
-        study.tell(trial, state=TrialState.PRUNED)
-        log.info("[%s] %s pruned after epoch %d", worker, result.name, result.pruned_at_epoch)
-    else:
-        study.tell(trial, result.value)
-        log.info("[%s] %s: validation %s %.4f", worker, result.name, result.objective, result.value)
+        try:
+            result.push(push)
+        except subprocess.CalledProcessError as error:
+            log.warning("[%s] dvc exp push %s %s failed (%s); push it later", worker, push, result.name, error)

@@ -82,7 +82,7 @@ class TrialResult:
 
     def push(self, remote: str) -> None:
         """`dvc exp push`: the experiment's git ref to the git remote, its outputs to the DVC remote."""
-        subprocess.run([sys.executable, "-m", "dvc", "exp", "push", remote, self.name], check=True)
+        subprocess.run([sys.executable, "-m", "dvc", "exp", "push", remote, self.name], check=True, capture_output=True)
 
 
 def run_trial(run: TrialRun) -> TrialResult:
