@@ -225,3 +225,23 @@ def test_outside_a_git_repository_the_search_says_why(tmp_path):
 
 def subprocess_run(command, cwd):
     subprocess.run(command, cwd=cwd, check=True, capture_output=True)
+
+
+@pytest.mark.parametrize("sampler", ["grid", "tpe"])
+def test_a_worker_asks_for_every_grid_point_once_and_repeats_its_draws(tmp_path, raw_params, sampler):
+    from src.search.study import ask, record
+
+    grid = {"lora.learning_rate": {"choices": [0.0003, 0.001, 0.003]}, "lora.r": {"choices": [4, 8, 16]}}
+    search = checked_search(Params.from_dict(with_search(raw_params, sampler=sampler, space=grid, trials=9)), None)
+    draws = []
+    for run in range(2):
+        study = open_study(search, f"sqlite:///{tmp_path / f'{run}.db'}")
+        points = []
+        for _ in range(9):
+            trial = ask(study, search, space.distributions(search.space))
+            points.append(tuple(trial.params.values()))
+            record(study, trial, values=0.5)  # the grid's last tell would call study.stop()
+        draws.append(points)
+    assert draws[0] == draws[1]  # the same seed, the same trials
+    if sampler == "grid":
+        assert len(set(draws[0])) == 9

@@ -155,10 +155,7 @@ def work(search: SearchParams, url: str, worker: str, push: str | None = None, p
         if now.next_step == "wait":
             time.sleep(min(poll_s, search.heartbeat_s))  # another worker's trial may still die and come back
             continue
-        # Each ask draws from a sampler seeded by the study's size: one worker's run repeats exactly,
-        # and parallel workers, asking at different sizes, draw differently.
-        study.sampler = make_sampler(search, search.seed + len(study.get_trials(deepcopy=False)))
-        trial = study.ask(distributions)
+        trial = ask(study, search, distributions)
         retried = RetryHeartbeatStaleTrialCallback.retried_trial_number(study._storage.get_trial(trial._trial_id))
         name = f"{search.study}-{trial.number:03d}"
         log.info(
@@ -192,20 +189,29 @@ def work(search: SearchParams, url: str, worker: str, push: str | None = None, p
             )
 
 
+def ask(study: optuna.Study, search: SearchParams, distributions: dict) -> optuna.Trial:
+    """The next trial: a retried one waiting for a worker, else the sampler's pick."""
+    if search.sampler != "grid":  # the grid's order comes from its seed: one sampler throughout
+        # Each ask draws from a sampler seeded by the study's size: one worker's run repeats
+        # exactly, and parallel workers, asking at different sizes, draw differently.
+        study.sampler = make_sampler(search, search.seed + len(study.get_trials(deepcopy=False)))
+    return study.ask(distributions)
+
+
 def tell(study: optuna.Study, trial: optuna.Trial, result, worker: str, push: str | None) -> None:
     """Record the trial's outcome in the study, then push its experiment."""
     try:
         if result.error:
             log.warning("[%s] trial %d failed: %s", worker, trial.number, result.error)
-            study.tell(trial, state=TrialState.FAIL)
+            record(study, trial, state=TrialState.FAIL)
             return
         for key, value in result.attrs().items():
             trial.set_user_attr(key, value)
         if result.pruned_at_epoch is not None:
-            study.tell(trial, state=TrialState.PRUNED)
+            record(study, trial, state=TrialState.PRUNED)
             log.info("[%s] %s pruned after epoch %d", worker, result.name, result.pruned_at_epoch)
         else:
-            study.tell(trial, result.value)
+            record(study, trial, values=result.value)
             log.info("[%s] %s: validation %s %.4f", worker, result.name, result.objective, result.value)
     except optuna.exceptions.UpdateFinishedTrialError:
         # Its heartbeat went unrecorded for search.grace_s, so another worker failed it and queued
@@ -217,3 +223,13 @@ def tell(study: optuna.Study, trial: optuna.Trial, result, worker: str, push: st
             result.push(push)
         except subprocess.CalledProcessError as error:
             log.warning("[%s] dvc exp push %s %s failed (%s); push it later", worker, push, result.name, error)
+
+
+def record(study: optuna.Study, trial: optuna.Trial, **outcome) -> None:
+    """`study.tell`. The grid sampler calls study.stop() once every point is taken, which works
+    only inside study.optimize and raises here, after the trial is recorded."""
+    try:
+        study.tell(trial, **outcome)
+    except RuntimeError as error:
+        if "Study.stop" not in str(error):
+            raise
