@@ -12,6 +12,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -539,6 +540,10 @@ def test_a_task_left_queued_with_no_worker_gets_one(project, reproduced, caplog)
     Queuing without starting a worker makes exactly that state; watching it starts a worker."""
     from src.search.queue import parse_status, watch
 
+    deadline = time.monotonic() + 120  # the last sweep's worker, if any, exits once the queue is empty
+    while (now := parse_status(dvc("queue", "status", cwd=project))).active + now.idle:
+        assert time.monotonic() < deadline, now
+        time.sleep(2)
     dvc("exp", "run", "--queue", "-n", "left-behind", "-S", "lora.r=2", cwd=project)
     before = parse_status(dvc("queue", "status", cwd=project))
     assert before.stranded, before

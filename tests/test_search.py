@@ -245,3 +245,23 @@ def test_a_worker_asks_for_every_grid_point_once_and_repeats_its_draws(tmp_path,
     assert draws[0] == draws[1]  # the same seed, the same trials
     if sampler == "grid":
         assert len(set(draws[0])) == 9
+
+
+def test_only_the_failed_trials_unfinished_runs_are_cleared(tmp_path, monkeypatch):
+    """dvc's record of a `dvc exp run --temp` (as dvc 3.67 writes it) and its copy: a killed
+    run stays `running` (status 2) and `dvc exp show` lists it while the copy exists."""
+    import json
+
+    from src.search.trial import TEMP_RUNS, clear_dead_runs
+
+    monkeypatch.chdir(tmp_path)
+    for rev, name, status in [("a1", "lora-001", 2), ("b2", "lora-002", 2), ("c3", "lora-003", 6)]:
+        copy = tmp_path / ".dvc/tmp/exps/standalone" / f"tmp{rev}"
+        copy.mkdir(parents=True)
+        (TEMP_RUNS / rev).mkdir(parents=True)
+        record = {"name": name, "root_dir": str(copy), "status": status}
+        (TEMP_RUNS / rev / f"{rev}.run").write_text(json.dumps(record))
+    # lora-001 was failed by the study; lora-002 still runs; lora-003 finished.
+    assert clear_dead_runs({"lora-001", "lora-003"}) == ["lora-001"]
+    left = sorted(p.name for p in (tmp_path / ".dvc/tmp/exps/standalone").iterdir())
+    assert left == ["run", "tmpb2", "tmpc3"] and sorted(p.name for p in TEMP_RUNS.iterdir()) == ["b2", "c3"]

@@ -146,6 +146,7 @@ def test_a_worker_killed_mid_trial_leaves_its_trial_failed_and_rerun_and_the_stu
     retried = [t for t in study_trials if t.system_attrs.get("failed_trial") == failed[0].number]
     assert len(retried) == 1 and retried[0].state in FINISHED and retried[0].params == failed[0].params
     assert f"(trial {failed[0].number} again: its worker died)" in output
+    assert f"removed what the killed run of {killed.group(1)} left under .dvc/tmp/exps/" in output
     assert_every_finished_trial_is_one_experiment(study_trials, experiments(project))
 
     shown = json.loads(exp_show_json(project))

@@ -30,7 +30,7 @@ from src.core.params import SearchParams
 from src.core.paths import SEARCH_DIR
 from src.search import space as search_space
 from src.search.pruning import make_pruner, storage_for
-from src.search.trial import TrialRun, run_trial
+from src.search.trial import TrialRun, clear_dead_runs, run_trial
 
 log = logging.getLogger("search")
 
@@ -148,6 +148,7 @@ def work(search: SearchParams, url: str, worker: str, push: str | None = None, p
     ran, failures = 0, 0
     while True:
         fail_stale_trials(study)  # a dead worker's trial: failed, and queued again if retries are left
+        clear_failed_runs(study, search.study, worker)
         now = progress(study, search.trials)
         if now.next_step == "done":
             log.info("[%s] the study has its %d trials; this worker ran %d", worker, search.trials, ran)
@@ -187,6 +188,14 @@ def work(search: SearchParams, url: str, worker: str, push: str | None = None, p
                 f"[{worker}] {failures} trials in a row failed; the last: {result.error}. "
                 f"Each trial's log is in {study_folder(search.study) / 'logs'}."
             )
+
+
+def clear_failed_runs(study: optuna.Study, name: str, worker: str) -> None:
+    """A worker killed in this clone left its trial's dvc run half-done: clear it once the study
+    has failed that trial (in another clone there is nothing of it to clear)."""
+    failed = {f"{name}-{t.number:03d}" for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))}
+    for run in clear_dead_runs(failed):
+        log.info("[%s] removed what the killed run of %s left under .dvc/tmp/exps/", worker, run)
 
 
 def ask(study: optuna.Study, search: SearchParams, distributions: dict) -> optuna.Trial:

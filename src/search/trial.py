@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import asdict, dataclass
@@ -20,6 +21,12 @@ from typing import Any
 from src.core.params import PrunerParams
 from src.search.pruning import TRIAL_ENV
 from src.search.space import override
+
+# Where `dvc exp run --temp` (dvc 3.67) records each run: <stash rev>/<stash rev>.run, with the
+# run's name, its copy's root_dir and a status. A run killed midway stays "running" there, and
+# `dvc exp show` lists it as running for as long as its copy exists.
+TEMP_RUNS = Path(".dvc/tmp/exps/standalone/run")
+RUN_FINISHED = 3  # dvc's TaskStatus.SUCCESS: 0-2 are pending, preparing, running
 
 TRAIN_METRICS = "metrics/train.json"
 TEST_METRICS = "metrics/finetuned.json"
@@ -131,3 +138,20 @@ def read_experiment(name: str, objective: str) -> TrialResult:
         train=train,
         test=metrics(TEST_METRICS),
     )
+
+
+def clear_dead_runs(names: set[str]) -> list[str]:
+    """Remove what the killed runs of the trials `names` left in this clone: the copy under
+    .dvc/tmp/exps/ and dvc's record of the run, so `dvc exp show` does not list them as running.
+    Only trials the study has failed are named, so no live run is touched."""
+    cleared = []
+    for record in sorted(TEMP_RUNS.glob("*/*.run")):
+        try:
+            info = json.loads(record.read_text())
+        except (OSError, ValueError):
+            continue
+        if info.get("name") in names and info.get("status", RUN_FINISHED) < RUN_FINISHED:
+            shutil.rmtree(info.get("root_dir") or "", ignore_errors=True)
+            shutil.rmtree(record.parent, ignore_errors=True)
+            cleared.append(info["name"])
+    return cleared
