@@ -162,13 +162,19 @@ def test_the_report_has_the_best_trial_how_to_apply_it_importances_and_history(t
                 value=value if state == "COMPLETE" else None,
                 intermediate_values={1: value},
                 state=TrialState[state],
-                user_attrs={"experiment": f"lora-{number:03d}", "epochs_run": 3 if state == "COMPLETE" else 1},
+                user_attrs={
+                    "experiment": f"lora-{number:03d}",
+                    "epochs_run": 3 if state == "COMPLETE" else 1,
+                    "test_accuracy": 0.5 + value / 2,
+                    "test_macro_f1": value,
+                },
             )
         )
     report = write_report(study, "macro_f1", {"train.epochs": 3}, tmp_path / "out")
     text = report.read_text()
     assert "Trial 1, experiment `lora-001`: validation macro_f1 **0.7200**" in text
     assert "dvc exp apply lora-001" in text
+    assert "Its test accuracy 0.8600, macro-F1 0.7200 (recorded with the experiment; the study never sees" in text
     assert "dvc exp run -S 'lora.learning_rate=0.003' -S 'lora.r=16' -S 'lora.alpha=16'" in text
     assert "4 trials: 3 complete, 1 pruned" in text and "| 2 | pruned | lora-002 |" in text
     assert "## Parameter importances" in text
@@ -203,6 +209,10 @@ def run_search(*args: str, cwd) -> subprocess.CompletedProcess:
     [
         (["--push", "nowhere"], "--push nowhere: no git remote of that name (git remote add nowhere <url>)"),
         (["--workers", "0"], "--workers is 0; use 1 or more"),
+        (
+            ["--storage", "postgresql://me:secret@127.0.0.1:1/loraflow"],  # nothing listens on port 1
+            "cannot open study lora in postgresql://me:***@127.0.0.1:1/loraflow: OperationalError",
+        ),
     ],
 )
 def test_bad_command_lines_stop_before_any_trial_with_the_fix(tmp_path, args, message):
@@ -213,6 +223,7 @@ def test_bad_command_lines_stop_before_any_trial_with_the_fix(tmp_path, args, me
         subprocess_run(["git", *command], tmp_path)
     done = run_search(*args, cwd=tmp_path)
     assert done.returncode == 1 and f"error: {message}" in done.stderr, done.stderr[-2000:]
+    assert "secret" not in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "reports").exists()  # no study, no report
 
 

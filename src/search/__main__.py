@@ -20,6 +20,7 @@ import argparse
 import dataclasses
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -119,11 +120,11 @@ def search(args) -> None:
         run_worker(settings, url, f"worker {args.worker}", args.push)
         return
     if not args.report:
-        open_study(settings, url)  # created once here, before the workers race to
+        opened(settings, url)  # created once here, before the workers race to
         log.info(
             "study %s in %s: %d trials, objective validation %s",
             settings.study,
-            url,
+            redacted(url),
             settings.trials,
             settings.objective,
         )
@@ -131,13 +132,32 @@ def search(args) -> None:
             run_worker(settings, url, "worker 0", args.push, exit_on_failure=False)
         else:
             start_workers(args, url)
-    study = open_study(settings, url)
+    study = opened(settings, url)
     report = write_report(study, settings.objective, settings.fixed, study_folder(settings.study))
     now = progress(study, settings.trials)
     log.info("%d of %d trials finished; report: %s", now.finished, settings.trials, report)
     if not args.report and now.finished < settings.trials:
         log.error("the study is short of %d trial(s): see the log above", settings.trials - now.finished)
         sys.exit(1)
+
+
+def opened(settings: SearchParams, url: str):
+    """The study, or a one-line error naming the storage when it cannot be reached or read."""
+    import sqlalchemy
+
+    try:
+        return open_study(settings, url)
+    except (ImportError, sqlalchemy.exc.SQLAlchemyError) as error:
+        cause = error.__cause__ or error
+        raise ParamsError(
+            f"cannot open study {settings.study} in {redacted(url)}: {type(cause).__name__}: "
+            f"{str(cause).strip().splitlines()[0]} (check --storage or search.storage, and that the database is up)"
+        ) from None
+
+
+def redacted(url: str) -> str:
+    """A storage URL with its password hidden, for messages."""
+    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
 
 
 def run_worker(settings: SearchParams, url: str, name: str, push: str | None, exit_on_failure: bool = True) -> None:

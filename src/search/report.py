@@ -101,6 +101,15 @@ def _number(value) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
+def _test_line(attrs: dict) -> list[str]:
+    if attrs.get("test_accuracy") is None:
+        return []
+    return [
+        f"Its test accuracy {attrs['test_accuracy']:.4f}, macro-F1 {attrs['test_macro_f1']:.4f} "
+        "(recorded with the experiment; the study never sees a test score)."
+    ]
+
+
 def write_report(study: optuna.Study, objective: str, fixed: dict, folder: Path) -> Path:
     """reports/search/<study>/report.md, trials.csv, history.png and importances.png."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -125,6 +134,7 @@ def write_report(study: optuna.Study, objective: str, fixed: dict, folder: Path)
             "",
             f"Trial {best.number}, experiment `{best.user_attrs.get('experiment')}`: validation {objective} "
             f"**{best.value:.4f}**, " + ", ".join(f"`{k}` = {v}" for k, v in best.params.items()) + ".",
+            *_test_line(best.user_attrs),
             "",
             "Apply it to the workspace and commit it, or rerun its params on the full data:",
             "",
