@@ -411,9 +411,10 @@ class Params:
 
     def of_this_run(self) -> dict:
         """Every section this run depends on, in params.yaml order: the other methods' sections
-        are left out, since no stage reads them and showing them could show stale values."""
+        are left out, since no stage reads them and showing them could show stale values; so is
+        `search`, which configures python -m src.search, not a run."""
         chosen = {self.peft.method: self.method}
-        sections = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "methods"}
+        sections = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("methods", "search")}
         ordered = {name: sections.get(name, chosen.get(name)) for name in SECTION_NAMES}
         return {name: asdict(section) for name, section in ordered.items() if section is not None}
 
