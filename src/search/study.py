@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import optuna
+import sqlalchemy
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback, fail_stale_trials
 from optuna.trial import TrialState
 
@@ -68,18 +69,27 @@ def direction(search: SearchParams) -> str:
     return "minimize" if search.objective == "loss" else "maximize"
 
 
-def open_study(search: SearchParams, url: str) -> optuna.Study:
+def open_study(search: SearchParams, url: str, attempts: int = 5) -> optuna.Study:
     """The study named `search.study` in the storage, created on first use by whichever worker comes first."""
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    study = optuna.create_study(
-        study_name=search.study,
-        storage=storage_for(url, search),
-        sampler=make_sampler(search, search.seed),
-        pruner=make_pruner(asdict(search.pruner)),
-        direction=direction(search),
-        load_if_exists=True,
-    )
+    for attempt in range(attempts):
+        try:
+            study = optuna.create_study(
+                study_name=search.study,
+                storage=storage_for(url, search),
+                sampler=make_sampler(search, search.seed),
+                pruner=make_pruner(asdict(search.pruner)),
+                direction=direction(search),
+                load_if_exists=True,
+            )
+            break
+        except (sqlalchemy.exc.ProgrammingError, sqlalchemy.exc.IntegrityError):
+            # Machines started together on an empty database all create Optuna's tables; all but
+            # one fail on what the first created (PostgreSQL: type "studydirection" already exists).
+            if attempt == attempts - 1:
+                raise
+            time.sleep(1 + attempt)
     if study.direction.name.lower() != direction(search):
         raise ValueError(f"study {search.study} in {url} already {study.direction.name.lower()}s; use another name")
     return study
