@@ -42,6 +42,19 @@ PROJECT_FILES = [
 ]
 
 
+def stage_environment() -> dict[str, str]:
+    """What a real `dvc repro` or `dvc exp run` of a copy needs: stage commands call `python`, made
+    this interpreter with this environment's packages; offline; a git identity for dvc's commits."""
+    return os.environ | {
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "HF_HUB_OFFLINE": "1",
+        "GIT_AUTHOR_NAME": "test",
+        "GIT_AUTHOR_EMAIL": "test@example.com",
+        "GIT_COMMITTER_NAME": "test",
+        "GIT_COMMITTER_EMAIL": "test@example.com",
+    }
+
+
 def shrink(params: dict, emotion_dir: Path) -> dict:
     """The default params at test size: 48/24/24 real emotion rows, one epoch, 32 tokens."""
     params["data"]["dataset"] = str(emotion_dir)

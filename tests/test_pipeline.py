@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.conftest import EMOTION_LABELS, copy_shrunken_project
+from tests.conftest import EMOTION_LABELS, copy_shrunken_project, stage_environment
 
 pytestmark = pytest.mark.slow
 
@@ -27,16 +27,7 @@ STAGES = ["prepare", "baseline", "classical", "train", "evaluate", "report"]
 
 
 def run(command: list[str], cwd: Path, stdout_only: bool = False) -> str:
-    env = os.environ | {
-        # Stage commands call `python`: make it this interpreter, with this environment's packages.
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        "HF_HUB_OFFLINE": "1",
-        "GIT_AUTHOR_NAME": "test",
-        "GIT_AUTHOR_EMAIL": "test@example.com",
-        "GIT_COMMITTER_NAME": "test",
-        "GIT_COMMITTER_EMAIL": "test@example.com",
-    }
-    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+    result = subprocess.run(command, cwd=cwd, env=stage_environment(), capture_output=True, text=True)
     output = result.stdout + result.stderr
     assert result.returncode == 0, f"{' '.join(command)} failed:\n{output[-6000:]}"
     return result.stdout if stdout_only else output

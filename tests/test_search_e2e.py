@@ -24,26 +24,15 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from tests.conftest import copy_shrunken_project
+from tests.conftest import copy_shrunken_project, stage_environment
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")]
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
 
-def environment() -> dict[str, str]:
-    return os.environ | {
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        "HF_HUB_OFFLINE": "1",
-        "GIT_AUTHOR_NAME": "test",
-        "GIT_AUTHOR_EMAIL": "test@example.com",
-        "GIT_COMMITTER_NAME": "test",
-        "GIT_COMMITTER_EMAIL": "test@example.com",
-    }
-
-
 def run(*command: str | Path, cwd: Path | None = None) -> str:
-    done = subprocess.run([str(c) for c in command], cwd=cwd, env=environment(), capture_output=True, text=True)
+    done = subprocess.run([str(c) for c in command], cwd=cwd, env=stage_environment(), capture_output=True, text=True)
     assert done.returncode == 0, f"{' '.join(map(str, command))} failed:\n{(done.stdout + done.stderr)[-5000:]}"
     return done.stdout + done.stderr
 
@@ -57,7 +46,7 @@ def start_search(*args: str, cwd: Path, log: Path) -> subprocess.Popen:
         return subprocess.Popen(
             [sys.executable, "-m", "src.search", *args],
             cwd=cwd,
-            env=environment(),
+            env=stage_environment(),
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # so a test that fails midway can stop all of it
@@ -160,7 +149,7 @@ def exp_show_json(project: Path) -> str:
     done = subprocess.run(
         [sys.executable, "-m", "dvc", "exp", "show", "--json"],
         cwd=project,
-        env=environment(),
+        env=stage_environment(),
         capture_output=True,
         text=True,
     )
