@@ -11,6 +11,14 @@ multi_label_classification`, the check applies a sigmoid, and the thresholds tun
 go in thresholds.json and the card. Prompt and prefix tuning add virtual tokens the base model has no
 place for, so they cannot be merged; the command says so.
 
+With `--onnx`, the merged model is written for ONNX Runtime instead (to models/onnx): model.onnx,
+and with `export.onnx.int8` a dynamically quantised model_int8.onnx, tuned for
+`export.onnx.int8_target` (auto: this CPU). Every variant is scored on the prepared test split
+beside the PyTorch result (headline scores, the share of rows whose prediction changed, the
+largest probability difference) in export.json and the card; a variant that loses more than
+`export.onnx.max_accuracy_drop` points is flagged loudly. `python -m src.predict --backend` and
+`python -m src.serve` run them (docs/SERVING.md).
+
 With `--adapter`, the peft adapter itself is exported instead (to models/adapter): small, and
 loaded on its base model with `AutoPeftModelForSequenceClassification`. Either folder gets a
 README.md model card in the Hugging Face Hub's format (src/presentation/model_card.py), with the
@@ -20,6 +28,7 @@ uploads it as is (`--dry-run` lists what would be uploaded and sends nothing).
     python -m src.export                     # models/finetuned -> models/merged
     python -m src.export --out /tmp/my-model
     python -m src.export --adapter --push-to-hub me/emotion-lora
+    python -m src.export --onnx              # models/finetuned -> models/onnx (fp32 and int8)
 """
 
 from __future__ import annotations
@@ -34,23 +43,35 @@ import torch
 from transformers import pipeline
 
 from src.core.cli import command_parser, run_command
-from src.core.errors import ModelError
+from src.core.errors import DataError, ModelError
 from src.core.files import atomic_dir, read_json, write_json
 from src.core.hub import hub_reachable, unreachable_hint
+from src.core.params import Params
 from src.core.paths import (
     ADAPTER_EXPORT_DIR,
     DATA_SUMMARY_FILE,
     EXPORT_DIR,
     FINETUNED_DIR,
+    ONNX_DIR,
     SIGNIFICANCE_FILE,
     TRAIN_METRICS_FILE,
     evaluation_metrics_file,
     prepared_split_file,
 )
 from src.data.prepared import read_prepared, text_inputs
-from src.model.finetuned import fold_temperature, load_result, merged_model, task_of, thresholds_of
+from src.model.backends import BACKENDS, ONNX_MANIFEST, agreement, headline_scores, load_backend
+from src.model.finetuned import (
+    check_mergeable,
+    fold_temperature,
+    load_result,
+    merged_model,
+    read_manifest,
+    task_of,
+    thresholds_of,
+)
 from src.model.inference import predict_proba
 from src.model.methods import METHODS
+from src.model.onnx_export import INT8_TARGETS, export_onnx, quantize_int8, this_cpu_target
 from src.presentation.model_card import model_card
 from src.scoring.tasks import TASKS
 
@@ -96,6 +117,10 @@ def evidence() -> dict:
 def export(args: argparse.Namespace) -> None:
     if args.dry_run and not args.push_to_hub:
         raise ModelError("--dry-run lists what --push-to-hub would upload; give --push-to-hub USER/NAME too.")
+    if args.onnx and args.adapter:
+        raise ModelError("--onnx writes the merged model for ONNX Runtime; an adapter cannot be; drop one of them.")
+    if args.onnx:
+        return export_onnx_folder(args)
     out = args.out or (ADAPTER_EXPORT_DIR if args.adapter else EXPORT_DIR)
     model, tokenizer, manifest = load_result(args.model_dir)
     if args.adapter and METHODS[manifest["method"]].saves != "adapter":
@@ -164,6 +189,83 @@ def export(args: argparse.Namespace) -> None:
         push_to_hub(out, args.push_to_hub, private=args.private, dry_run=args.dry_run)
 
 
+def export_onnx_folder(args: argparse.Namespace) -> None:
+    settings = Params.load().export.onnx
+    target = args.int8_target or settings.int8_target
+    target = this_cpu_target() if target == "auto" else target
+    if not prepared_split_file("test").is_file():  # before any work: the scores need it
+        raise DataError(
+            f"{prepared_split_file('test')} does not exist: the ONNX export scores every variant on the prepared "
+            "test split. Run `dvc repro` first."
+        )
+    out = args.out or ONNX_DIR
+    check_mergeable(read_manifest(args.model_dir)["method"])
+    test = read_prepared("test")
+    texts, pairs = text_inputs(test)
+    reference = load_backend("pytorch", args.model_dir)
+    expected = reference.predict(texts, pairs, batch_size=64, desc="score: pytorch")
+    model, tokenizer, manifest = load_result(args.model_dir)
+    merged = merged_model(model, manifest["method"])
+    fold_temperature(merged, manifest.get("temperature", 1.0))
+    variants = ["onnx", "onnx-int8"] if settings.int8 else ["onnx"]
+    with atomic_dir(out) as tmp:
+        tokenizer.model_max_length = manifest["model"]["max_length"]
+        tokenizer.save_pretrained(tmp)
+        merged.config.save_pretrained(tmp)
+        log.info("export: writing %s", BACKENDS["onnx"])
+        inputs = export_onnx(merged, tokenizer, tmp, manifest.get("text_pair", False))
+        if settings.int8:
+            log.info("export: quantising to int8 for %s", target)
+            quantize_int8(tmp, target)
+        record = {
+            "method": manifest["method"],
+            "base_model": manifest["model"]["name"],
+            "label_names": reference.label_names,
+            "task": reference.task,
+            "thresholds": reference.thresholds,
+            "max_length": reference.max_length,
+            "text_pair": reference.text_pair,
+            "temperature_folded": manifest.get("temperature", 1.0),
+            "inputs": inputs,
+            "int8_target": target if settings.int8 else None,
+        }
+        write_json(tmp / ONNX_MANIFEST, record)
+        scores = {"pytorch": headline_scores(reference, test, expected)}
+        for name in variants:
+            backend = load_backend(name, tmp)
+            got = backend.predict(texts, pairs, batch_size=64, desc=f"score: {name}")
+            scores[name] = headline_scores(backend, test, got) | agreement(backend, got, expected)
+            first = TASKS[reference.task].headline[0]
+            scores[name]["drop_points"] = 100 * (scores["pytorch"][first] - scores[name][first])
+        record["test_rows"] = len(test)
+        record["max_accuracy_drop"] = settings.max_accuracy_drop
+        record["scores"] = scores
+        write_json(tmp / ONNX_MANIFEST, record)
+        model_card(manifest, "onnx", None, evidence(), onnx=record).save(tmp / "README.md")
+    for name in variants:
+        entry = scores[name]
+        log.info(
+            "export: %s test %s (pytorch %s); %.2f%% of %d predictions changed, largest probability difference %.1e",
+            name,
+            ", ".join(f"{key} {entry[key]:.4f}" for key in TASKS[reference.task].headline),
+            ", ".join(f"{key} {scores['pytorch'][key]:.4f}" for key in TASKS[reference.task].headline),
+            100 * entry["changed_share"],
+            len(test),
+            entry["max_probability_difference"],
+        )
+        if entry["drop_points"] > settings.max_accuracy_drop:
+            log.warning(
+                "\n!!! export: %s loses %.2f points of test %s against pytorch, more than "
+                "export.onnx.max_accuracy_drop (%.2f). Serve the onnx (fp32) model, or try another "
+                "export.onnx.int8_target. !!!\n",
+                name,
+                entry["drop_points"],
+                TASKS[reference.task].headline[0],
+                settings.max_accuracy_drop,
+            )
+    log.info("export: wrote %s (%s) with export.json and a model card", out, ", ".join(variants))
+
+
 def push_to_hub(folder: Path, repo_id: str, private: bool, dry_run: bool) -> list[str]:
     """Upload `folder` to the Hub model repository `repo_id` (created if missing); returns the
     files uploaded, or that would be with `dry_run`, which sends nothing."""
@@ -198,6 +300,14 @@ def parser() -> argparse.ArgumentParser:
         "--out", type=Path, help=f"the folder to write (default: {EXPORT_DIR}, or {ADAPTER_EXPORT_DIR} with --adapter)"
     )
     parser.add_argument("--adapter", action="store_true", help="export the peft adapter, not a merged model")
+    parser.add_argument(
+        "--onnx", action="store_true", help=f"write ONNX Runtime models, fp32 and int8 (default: {ONNX_DIR})"
+    )
+    parser.add_argument(
+        "--int8-target",
+        choices=["auto", *INT8_TARGETS],
+        help="with --onnx: the instruction set int8 is tuned for (default: export.onnx.int8_target)",
+    )
     parser.add_argument("--push-to-hub", metavar="USER/NAME", help="upload the exported folder to this Hub repository")
     parser.add_argument("--private", action="store_true", help="create the Hub repository private")
     parser.add_argument("--dry-run", action="store_true", help="with --push-to-hub: list what would be uploaded")

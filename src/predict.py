@@ -1,4 +1,5 @@
-"""Classify texts with the trained result in models/finetuned/ (any method) and its base model.
+"""Classify texts with the trained result in models/finetuned/ (any method) and its base model,
+or with its ONNX export (`--backend onnx` or `onnx-int8`, from `python -m src.export --onnx`).
 
 Texts come from the arguments, from a .jsonl, .csv, .tsv or .parquet file (`--file`, column
 `--column`), or one per line on stdin. A model trained on text pairs takes two columns
@@ -10,6 +11,7 @@ or as JSON lines. A multi-label model prints every label whose probability reach
     python -m src.predict "i feel wonderful today" "this is so unfair"
     python -m src.predict --file tweets.csv --column tweet --json > predictions.jsonl
     cat tweets.txt | python -m src.predict
+    python -m src.predict --backend onnx-int8 "i feel wonderful today"
 """
 
 from __future__ import annotations
@@ -22,12 +24,12 @@ from pathlib import Path
 import numpy as np
 
 from src.core.cli import command_parser, run_command
-from src.core.errors import DataError
-from src.core.paths import FINETUNED_DIR
+from src.core.errors import DataError, ModelError
+from src.core.files import read_json
+from src.core.paths import FINETUNED_DIR, ONNX_DIR
 from src.data.tables import read_table
-from src.model.finetuned import load_result, read_manifest, task_of, thresholds_of
-from src.model.inference import predict_proba
-from src.scoring.tasks import TASKS
+from src.model.backends import BACKENDS, ONNX_MANIFEST, load_backend
+from src.model.finetuned import read_manifest
 
 TABLE_TEXT_WIDTH = 48
 
@@ -125,26 +127,23 @@ def format_json_lines(texts: list[str], label_names: list[str], probabilities, l
 def predict(args: argparse.Namespace) -> None:
     if args.batch_size < 1:
         raise DataError(f"--batch-size is {args.batch_size}; use a whole number >= 1.")
-    manifest = read_manifest(args.model_dir)  # fail on a missing result before reading a large input
-    texts, pairs = read_texts(args, manifest.get("text_pair", False))
-    model, tokenizer, manifest = load_result(args.model_dir)
-    probabilities = predict_proba(
-        model,
-        tokenizer,
-        texts,
-        args.batch_size,
-        manifest["model"]["max_length"],
-        pairs=pairs,
-        temperature=manifest.get("temperature", 1.0),
-        task=task_of(manifest),
-    )
-    decisions = TASKS[task_of(manifest)].decide(probabilities, thresholds_of(manifest))
-    labels = chosen_labels(decisions, manifest["label_names"])
+    # Fail on a missing model before reading a large input.
+    if args.backend == "pytorch":
+        pair = read_manifest(args.model_dir or FINETUNED_DIR).get("text_pair", False)
+    else:
+        folder = args.model_dir or ONNX_DIR
+        if not (folder / ONNX_MANIFEST).is_file():
+            raise ModelError(f"No ONNX export in {folder}: write it with `python -m src.export --onnx`.")
+        pair = read_json(folder / ONNX_MANIFEST)["text_pair"]
+    texts, pairs = read_texts(args, pair)
+    backend = load_backend(args.backend, args.model_dir)
+    probabilities = backend.predict(texts, pairs, args.batch_size, desc="predict")
+    labels = chosen_labels(backend.decide(probabilities), backend.label_names)
     if args.json:
-        print(format_json_lines(texts, manifest["label_names"], probabilities, labels, pairs))
+        print(format_json_lines(texts, backend.label_names, probabilities, labels, pairs))
     else:
         shown = texts if pairs is None else [f"{a} | {b}" for a, b in zip(texts, pairs, strict=True)]
-        print(format_table(shown, manifest["label_names"], probabilities, labels))
+        print(format_table(shown, backend.label_names, probabilities, labels))
 
 
 def parser() -> argparse.ArgumentParser:
@@ -159,7 +158,15 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
     parser.add_argument("--batch-size", type=int, default=64, help="texts per forward pass (default: 64)")
     parser.add_argument(
-        "--model-dir", type=Path, default=FINETUNED_DIR, help=f"the trained result (default: {FINETUNED_DIR})"
+        "--backend",
+        choices=list(BACKENDS),
+        default="pytorch",
+        help="pytorch runs the trained result; onnx and onnx-int8 its export (default: pytorch)",
+    )
+    parser.add_argument(
+        "--model-dir",
+        type=Path,
+        help=f"the trained result (default: {FINETUNED_DIR}), or with an onnx backend the export ({ONNX_DIR})",
     )
     return parser
 

@@ -80,6 +80,9 @@ def test_sample_size_must_be_positive_int_or_null(raw_params, bad):
         ("data.mirrors", "../shared/data", "use a list of non-empty strings"),
         ("classical.C", 0, "use a number > 0"),
         ("stats.confidence", 95, "use a number > 0 and < 1"),
+        ("serve.backend", "onnx_int8", "use one of pytorch, onnx, onnx-int8 (did you mean 'onnx-int8'?)"),
+        ("serve.max_texts", 0, "use a whole number >= 1"),
+        ("serve.max_wait_ms", -1, "use a number >= 0"),
     ],
 )
 def test_bad_value_names_the_key_the_value_and_what_is_allowed(raw_params, key, bad, allowed):
@@ -239,3 +242,14 @@ def test_zero_one_label_columns_and_a_names_list_are_accepted(raw_params):
     raw["data"].update(label_column=["anger", "joy"], label_names=["anger", "joy"], label_separator=";")
     data = Params.from_dict(raw).data
     assert data.label_column == ["anger", "joy"] and data.label_names == ["anger", "joy"]
+
+
+def test_bad_export_and_serve_params_are_named(raw_params):
+    raw = copy.deepcopy(raw_params)
+    raw["export"]["onnx"]["int8_target"] = "avx3"
+    with pytest.raises(ParamsError, match=r"export.onnx.int8_target is 'avx3'; use one of auto, avx512_vnni"):
+        Params.from_dict(raw)
+    raw = copy.deepcopy(raw_params)
+    raw["serve"]["port"] = 70000
+    with pytest.raises(ParamsError, match="serve.port is 70000; use a port from 1 to 65535"):
+        Params.from_dict(raw)

@@ -443,6 +443,186 @@ def test_export_writes_hub_model_cards_and_a_push_stops_at_the_network(project, 
     assert ModelCard.load(merged / "README.md").data.library_name == "transformers"
 
 
+# --------------------------------------------------------------------------- ONNX export and the server
+
+
+@pytest.fixture(scope="module")
+def onnx_export(project, reproduced, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("onnx") / "onnx"
+    result = python_module("src.export", "--onnx", "--out", str(out), cwd=project)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "export: onnx-int8 test accuracy" in result.stderr
+    return out
+
+
+def predicted_lines(project: Path, backend: str, model_dir: Path | None, texts: list[str]) -> list[dict]:
+    args = ["--json", "--backend", backend, *(["--model-dir", str(model_dir)] if model_dir else [])]
+    result = python_module("src.predict", *args, cwd=project, stdin="\n".join(texts) + "\n")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def assert_same_labels(lines: list[dict], reference: list[dict], tolerance: float) -> None:
+    """Same texts and labels, probabilities within `tolerance`; a label may differ only where the
+    reference's top two classes are closer than the difference the tolerance allows."""
+    for line, expected in zip(lines, reference, strict=True):
+        assert line["text"] == expected["text"]
+        assert line["probabilities"] == pytest.approx(expected["probabilities"], abs=tolerance)
+        if line["label"] != expected["label"]:
+            top, second = sorted(expected["probabilities"].values(), reverse=True)[:2]
+            assert top - second < 2 * tolerance, (line, expected)
+
+
+def test_onnx_export_scores_each_variant_beside_pytorch(project, onnx_export):
+    from huggingface_hub import ModelCard
+
+    record = json.loads((onnx_export / "export.json").read_text())
+    assert {p.name for p in onnx_export.iterdir()} >= {"model.onnx", "model_int8.onnx", "tokenizer.json", "README.md"}
+    assert record["label_names"] == EMOTION_LABELS and record["test_rows"] == 24
+    finetuned = json.loads((project / "metrics" / "finetuned.json").read_text())
+    scores = record["scores"]
+    # The PyTorch row is the evaluate stage's result, recomputed; fp32 ONNX is the same function.
+    assert scores["pytorch"]["accuracy"] == pytest.approx(finetuned["accuracy"])
+    assert scores["onnx"]["changed_share"] == 0 and scores["onnx"]["max_probability_difference"] < 1e-4
+    assert scores["onnx-int8"]["max_probability_difference"] < 0.1
+    for name in ("onnx", "onnx-int8"):
+        first = scores["pytorch"]["accuracy"] - scores[name]["accuracy"]
+        assert scores[name]["drop_points"] == pytest.approx(100 * first)
+    card = ModelCard.load(onnx_export / "README.md")
+    assert card.data.library_name == "onnxruntime"
+    assert "## ONNX variants" in card.text and "ONNX int8 (" in card.text
+
+
+def test_predict_backends_give_the_same_labels(project, onnx_export):
+    texts = pd.read_json(project / "data" / "prepared" / "test.jsonl", lines=True)["text"].tolist()
+    reference = predicted_lines(project, "pytorch", None, texts)
+    assert_same_labels(predicted_lines(project, "onnx", onnx_export, texts), reference, 1e-4)
+    assert_same_labels(predicted_lines(project, "onnx-int8", onnx_export, texts), reference, 0.1)
+    missing = python_module("src.predict", "--backend", "onnx", "hello", cwd=project)
+    assert missing.returncode == 1
+    assert "No ONNX export in" in missing.stderr and "python -m src.export --onnx" in missing.stderr
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(project, onnx_export):
+    """`python -m src.serve` as a process on a free localhost port, with an API key."""
+    import httpx
+
+    port, key = free_port(), "test-key-1234"
+    env = os.environ | {"HF_HUB_OFFLINE": "1", "LORAFLOW_API_KEY": key}
+    command = [sys.executable, "-m", "src.serve", "--backend", "onnx-int8", "--model-dir", str(onnx_export)]
+    process = subprocess.Popen(
+        [*command, "--port", str(port)],
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        assert process.poll() is None, process.stdout.read()[-3000:]
+        assert time.monotonic() < deadline, "the server did not answer /health in 120 s"
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.2)
+    yield url, key
+    process.terminate()
+    process.wait(timeout=30)
+
+
+def test_server_answers_over_http_as_predict_does(project, onnx_export, server):
+    import httpx
+
+    url, key = server
+    texts = ["i feel wonderful today", "this is so unfair", "i am scared of the dark"]
+    response = httpx.post(f"{url}/predict", json={"texts": texts}, headers={"Authorization": f"Bearer {key}"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["backend"] == "onnx-int8"
+    expected = predicted_lines(project, "onnx-int8", onnx_export, texts)
+    for got, line in zip(body["predictions"], expected, strict=True):
+        assert got["label"] == line["label"]
+        assert got["probabilities"] == pytest.approx(line["probabilities"], abs=1e-5)
+    one = httpx.post(f"{url}/predict", json={"text": texts[0]}, headers={"X-API-Key": key}).json()
+    # int8 activations are scaled per forward pass, so a text alone scores a little differently
+    # from the same text beside others (docs/SERVING.md).
+    alone, beside = one["predictions"][0], body["predictions"][0]
+    assert alone["probabilities"] == pytest.approx(beside["probabilities"], abs=0.1)
+    assert httpx.get(f"{url}/health").json()["labels"] == EMOTION_LABELS
+    assert "/predict" in httpx.get(f"{url}/openapi.json").json()["paths"]
+    assert httpx.get(f"{url}/docs").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "reason"),
+    [
+        ("{not json", 400, "the body is not valid JSON"),
+        ({"texts": []}, 422, "texts is empty"),
+        ({"texts": ["fine", 7]}, 422, "texts[1]: Input should be a valid string"),
+        ({"text": None}, 422, "send one text as 'text' or a list as 'texts'"),
+        ({"texts": ["a"] * 257}, 413, "257 texts in one request; send at most 256 (serve.max_texts)"),
+        ({"text": "x" * 10_001}, 413, "texts[0] has 10,001 characters; at most 10,000 (serve.max_text_chars)"),
+    ],
+)
+def test_server_answers_a_bad_request_with_one_line_and_keeps_serving(server, body, status, reason):
+    import httpx
+
+    url, key = server
+    headers = {"Authorization": f"Bearer {key}", "content-type": "application/json"}
+    content = body if isinstance(body, str) else json.dumps(body)
+    response = httpx.post(f"{url}/predict", content=content, headers=headers)
+    assert response.status_code == status, response.text
+    assert reason in response.json()["error"] and "\n" not in response.json()["error"]
+    assert httpx.post(f"{url}/predict", json={"text": "still here"}, headers=headers).status_code == 200
+
+
+def test_server_refuses_a_missing_or_wrong_key_before_any_model_work(server):
+    import httpx
+
+    url, key = server
+    before = httpx.get(f"{url}/health").json()["texts"]
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"X-API-Key": key + "x"}):
+        response = httpx.post(f"{url}/predict", json={"text": "hello"}, headers=headers)
+        assert response.status_code == 401 and "API key" in response.json()["error"]
+    assert httpx.get(f"{url}/health").json()["texts"] == before
+
+
+def test_server_batches_concurrent_requests_and_answers_one_sent_during_load(server):
+    import asyncio
+
+    import httpx
+
+    url, key = server
+    headers = {"Authorization": f"Bearer {key}"}
+
+    async def load():
+        async with httpx.AsyncClient(headers=headers, timeout=60) as http:
+            before = (await http.get(f"{url}/health")).json()
+            flood = [http.post(f"{url}/predict", json={"text": f"text number {i}"}) for i in range(64)]
+            during = http.post(f"{url}/predict", json={"texts": ["i feel wonderful today", "so angry"]})
+            responses = await asyncio.gather(*flood, during)
+            after = (await http.get(f"{url}/health")).json()
+        return before, responses, after
+
+    before, responses, after = asyncio.run(load())
+    assert [r.status_code for r in responses] == [200] * 65
+    assert len(responses[-1].json()["predictions"]) == 2
+    texts, batches = after["texts"] - before["texts"], after["batches"] - before["batches"]
+    assert texts == 66 and batches < texts  # requests arriving together shared batches
+
+
 def test_lora_experiment_reruns_only_what_it_touches(project, reproduced):
     output = dvc("exp", "run", "-S", "lora.alpha=32", cwd=project)
     for stage in ("prepare", "baseline", "classical"):

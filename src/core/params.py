@@ -352,6 +352,40 @@ class SearchParams:
             raise ParamsError(f"params.yaml: {', '.join(sorted(both))} is both fixed and searched; keep one.")
 
 
+INT8_TARGETS = ("auto", "avx512_vnni", "avx512", "avx2", "arm64")  # src/model/onnx_export.py
+BACKEND_NAMES = ("pytorch", "onnx", "onnx-int8")  # src/model/backends.py
+
+
+@dataclass(frozen=True)
+class OnnxParams:
+    int8: bool = rule(boolean)  # also write the dynamically quantised int8 model
+    int8_target: str = rule(one_of(*INT8_TARGETS))  # the instruction set int8 is tuned for; auto: this CPU's
+    max_accuracy_drop: float = rule(
+        number(at_least=0, below=100)
+    )  # points of the headline score; more is a loud warning
+
+
+@dataclass(frozen=True)
+class ExportParams:
+    onnx: OnnxParams = rule(section(OnnxParams))
+
+
+@dataclass(frozen=True)
+class ServeParams:
+    backend: str = rule(one_of(*BACKEND_NAMES))
+    host: str = rule(text)  # 127.0.0.1: this machine only; 0.0.0.0 listens on every interface
+    port: int = rule(whole(minimum=1))
+    max_batch_texts: int = rule(whole(minimum=1))  # texts of requests arriving together gathered into one batch
+    max_wait_ms: float = rule(number(at_least=0))  # how long the first text of a batch waits for others to join
+    max_pass_tokens: int = rule(whole(minimum=1))  # a batch runs length-sorted, in passes of at most this many tokens
+    max_texts: int = rule(whole(minimum=1))  # per request; more is a 413
+    max_text_chars: int = rule(whole(minimum=1))  # per text; longer is a 413
+
+    def __post_init__(self):
+        if self.port > 65535:
+            raise ParamsError(f"params.yaml: serve.port is {self.port}; use a port from 1 to 65535.")
+
+
 @dataclass(frozen=True)
 class StatsParams:
     bootstrap_resamples: int = rule(whole(minimum=1))
@@ -381,8 +415,12 @@ _TRAILING = {
     "classical": ClassicalParams,
     "stats": StatsParams,
     "search": SearchParams,
+    "export": ExportParams,
+    "serve": ServeParams,
 }
 SECTION_NAMES = (*_LEADING, *METHODS, *_TRAILING)
+# Sections no stage reads: the commands that search, export and serve.
+AFTER_THE_RUN = ("search", "export", "serve")
 
 
 @dataclass(frozen=True)
@@ -395,6 +433,8 @@ class Params:
     classical: ClassicalParams
     stats: StatsParams
     search: SearchParams
+    export: ExportParams
+    serve: ServeParams
     methods: dict[str, Any]  # method name -> its section, as src/model/methods.py defines it
 
     @property
@@ -411,10 +451,10 @@ class Params:
 
     def of_this_run(self) -> dict:
         """Every section this run depends on, in params.yaml order: the other methods' sections
-        are left out, since no stage reads them and showing them could show stale values; so is
-        `search`, which configures python -m src.search, not a run."""
+        are left out, since no stage reads them and showing them could show stale values; so are
+        `search`, `export` and `serve`, which configure commands run after the pipeline, not a run."""
         chosen = {self.peft.method: self.method}
-        sections = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("methods", "search")}
+        sections = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("methods", *AFTER_THE_RUN)}
         ordered = {name: sections.get(name, chosen.get(name)) for name in SECTION_NAMES}
         return {name: asdict(section) for name, section in ordered.items() if section is not None}
 

@@ -22,6 +22,8 @@ FINETUNED_DIR = PROJECT_ROOT / "models" / "finetuned"
 EXPORT_DIR = PROJECT_ROOT / "models" / "merged"
 # Where `python -m src.export --adapter` writes the adapter with its model card.
 ADAPTER_EXPORT_DIR = PROJECT_ROOT / "models" / "adapter"
+# Where `python -m src.export --onnx` writes the ONNX models (fp32 and int8) that predict and serve run.
+ONNX_DIR = PROJECT_ROOT / "models" / "onnx"
 
 # Per-epoch checkpoints of an unfinished training run, outside every stage's outputs (src/model/checkpoints.py).
 CHECKPOINTS_DIR = PROJECT_ROOT / "checkpoints"

@@ -201,6 +201,13 @@ def shift_output_bias(model: torch.nn.Module, offsets) -> None:
 
 def merged_model(model: torch.nn.Module, method: str) -> PreTrainedModel:
     """A plain transformers model with the trained weights folded in, for `src.export`."""
+    check_mergeable(method)
+    if isinstance(model, PeftModel):
+        return model.merge_and_unload()
+    return model
+
+
+def check_mergeable(method: str) -> None:
     if not METHODS[method].mergeable:
         mergeable = ", ".join(name for name, spec in METHODS.items() if spec.mergeable)
         raise ModelError(
@@ -208,6 +215,3 @@ def merged_model(model: torch.nn.Module, method: str) -> PreTrainedModel:
             "the base model does not have. Use it with its base model (`python -m src.predict`), or "
             f"train a mergeable method ({mergeable})."
         )
-    if isinstance(model, PeftModel):
-        return model.merge_and_unload()
-    return model

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -10,6 +10,9 @@ from tqdm.auto import tqdm
 
 from src.model.devices import best_device, use_available_cores
 from src.scoring.tasks import TASKS
+
+# Padded token ids of one batch (input_ids, attention_mask, ...) -> its logits.
+Forward = Callable[[dict], np.ndarray]
 
 
 def predict_proba(*args, temperature: float = 1.0, task: str = "single_label", **kwargs) -> np.ndarray:
@@ -33,24 +36,65 @@ def predict_logits(
     pairs: Sequence[str] | None = None,
 ) -> np.ndarray:
     """Class logits, one row per text (or pair, with `pairs` the second texts), in the order
-    of `texts`, on `device` (default: the best one here) with one CPU thread per granted core.
-
-    Texts are batched in order of token length so each batch pads to little more than its own
-    longest text; the rows are put back in input order before returning.
-    """
-    encoded = tokenizer(list(texts), list(pairs) if pairs is not None else None, truncation=True, max_length=max_length)
-    lengths = np.array([len(ids) for ids in encoded["input_ids"]])
-    order = np.argsort(lengths, kind="stable")
+    of `texts`, on `device` (default: the best one here) with one CPU thread per granted core."""
     use_available_cores()
     device = device or best_device()
     model.to(device).eval()
-    logits = np.empty((len(texts), model.config.num_labels), dtype=np.float32)
-    with torch.inference_mode():
-        for start in tqdm(range(0, len(texts), batch_size), desc=desc, unit="batch"):
-            rows = order[start : start + batch_size]
-            batch = tokenizer.pad(
-                {key: [values[i] for i in rows] for key, values in encoded.items()},
-                return_tensors="pt",
-            ).to(device)
-            logits[rows] = model(**batch).logits.float().cpu().numpy()
+
+    def forward(batch: dict) -> np.ndarray:
+        with torch.inference_mode():
+            return model(**batch.to(device)).logits.float().cpu().numpy()
+
+    encoded = encode(tokenizer, texts, pairs, max_length)
+    return batched_logits(encoded, tokenizer, forward, batch_size, model.config.num_labels, "pt", desc)
+
+
+def encode(tokenizer, texts: Sequence[str], pairs: Sequence[str] | None, max_length: int) -> dict[str, list]:
+    """Token ids per text (unpadded), cut at `max_length` as in training."""
+    return dict(
+        tokenizer(list(texts), list(pairs) if pairs is not None else None, truncation=True, max_length=max_length)
+    )
+
+
+def batched_logits(
+    encoded: dict[str, list],
+    tokenizer,
+    forward: Forward,
+    batch_size: int,
+    num_labels: int,
+    tensors: str = "pt",
+    desc: str | None = "predict",
+    max_tokens: int | None = None,
+) -> np.ndarray:
+    """Logits of every encoded text, in input order, by `forward` over batches of `batch_size`
+    (and, with `max_tokens`, of at most that many tokens: texts x the longest, as padded).
+
+    Texts are batched in order of token length so each batch pads to little more than its own
+    longest text; the rows are put back in input order before returning. `tensors` is what
+    `forward` takes: "pt" (torch) or "np" (ONNX Runtime)."""
+    lengths = np.array([len(ids) for ids in encoded["input_ids"]])
+    order = np.argsort(lengths, kind="stable")
+    logits = np.empty((len(lengths), num_labels), dtype=np.float32)
+    for rows in tqdm(
+        passes(lengths[order], order, batch_size, max_tokens), desc=desc, unit="batch", disable=desc is None
+    ):
+        batch = tokenizer.pad(
+            {key: [values[i] for i in rows] for key, values in encoded.items()}, return_tensors=tensors
+        )
+        logits[rows] = forward(batch)
     return logits
+
+
+def passes(sorted_lengths: np.ndarray, order: np.ndarray, batch_size: int, max_tokens: int | None) -> list[np.ndarray]:
+    """`order` (rows sorted by length) cut into forward passes of at most `batch_size` rows and
+    `max_tokens` padded tokens; a text longer than the budget is a pass of its own."""
+    cuts, start = [], 0
+    for end in range(1, len(order) + 1):
+        if end < len(order):
+            rows = end - start
+            full = rows == batch_size or (max_tokens is not None and (rows + 1) * sorted_lengths[end] > max_tokens)
+            if not full:
+                continue
+        cuts.append(order[start:end])
+        start = end
+    return cuts

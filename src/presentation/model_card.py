@@ -15,11 +15,11 @@ from src.presentation.markdown import markdown_table
 from src.scoring.tasks import METRIC_TITLES, TASKS
 
 
-def model_card(manifest: dict, kind: str, repo_id: str | None, evidence: dict) -> ModelCard:
+def model_card(manifest: dict, kind: str, repo_id: str | None, evidence: dict, onnx: dict | None = None) -> ModelCard:
     """The card of an exported result.
 
-    `kind` is "merged" (a plain transformers model) or "adapter" (a peft adapter that loads on its
-    base model); `evidence` holds this project's metric files as far as they exist: finetuned,
+    `kind` is "merged" (a plain transformers model), "adapter" (a peft adapter that loads on its
+    base model) or "onnx" (ONNX Runtime models, whose export.json is `onnx`); `evidence` holds this project's metric files as far as they exist: finetuned,
     baseline, classical, significance, data, train (metrics/<name>.json)."""
     method = METHODS[manifest["method"]]
     base = manifest["model"]["name"]
@@ -49,7 +49,7 @@ def model_card(manifest: dict, kind: str, repo_id: str | None, evidence: dict) -
     data = ModelCardData(
         model_name=name,
         base_model=base,
-        library_name="peft" if kind == "adapter" else "transformers",
+        library_name={"adapter": "peft", "onnx": "onnxruntime"}.get(kind, "transformers"),
         pipeline_tag="text-classification",
         datasets=[hub_dataset] if hub_dataset else None,  # the Hub links only its own dataset ids
         tags=["text-classification", manifest["method"], "loraflow"],
@@ -70,6 +70,7 @@ def model_card(manifest: dict, kind: str, repo_id: str | None, evidence: dict) -
         *_how_to_load(kind, base, manifest),
         *_thresholds(manifest),
         *_results(evidence, task.headline),
+        *(_onnx_variants(onnx, task.headline) if onnx else []),
         *_training(manifest, evidence),
         "## Limitations",
         "- The scores are from one run with one seed on one test split; the intervals above say how much "
@@ -97,6 +98,18 @@ def is_hub_id(dataset: str) -> bool:
 
 
 def _how_to_load(kind: str, base: str, manifest: dict) -> list[str]:
+    if kind == "onnx":
+        code = (
+            'python -m src.predict --backend onnx-int8 "i feel wonderful today"   # or --backend onnx\n'
+            "python -m src.serve --backend onnx-int8                              # HTTP, docs/SERVING.md"
+        )
+        note = (
+            "`model.onnx` is the merged model for ONNX Runtime (fp32); `model_int8.onnx`, where present, its "
+            "dynamically quantised copy. The calibration temperature is folded into the output layer, so "
+            "softmax (sigmoid, multi-label) of the `logits` output gives calibrated probabilities. The tokenizer "
+            "beside them cuts texts where training did. In the loraflow project:"
+        )
+        return ["## How to load", note, f"```bash\n{code}\n```"]
     if kind == "adapter":
         code = (
             "from peft import AutoPeftModelForSequenceClassification\n"
@@ -125,6 +138,49 @@ def _how_to_load(kind: str, base: str, manifest: dict) -> list[str]:
             code = code.replace("top_k=None)", 'top_k=None, function_to_apply="sigmoid")')
             note += " Each label is predicted where its score reaches its threshold (thresholds.json, below)."
     return ["## How to load", note, f"```python\n{code}\n```"]
+
+
+def _onnx_variants(onnx: dict, headline: tuple[str, str]) -> list[str]:
+    """Each ONNX variant's test scores beside the PyTorch result it was exported from."""
+    scores, limit = onnx["scores"], onnx["max_accuracy_drop"]
+    rows = [["PyTorch (unmerged)", *(f"{scores['pytorch'][key]:.4f}" for key in headline), "–", "–", "–"]]
+    flagged = []
+    for name in ("onnx", "onnx-int8"):
+        if name not in scores:
+            continue
+        entry = scores[name]
+        title = "ONNX fp32" if name == "onnx" else f"ONNX int8 ({onnx['int8_target']})"
+        rows.append(
+            [
+                title,
+                *(f"{entry[key]:.4f}" for key in headline),
+                f"{-entry['drop_points']:+.2f}",
+                f"{100 * entry['changed_share']:.2f}%",
+                f"{entry['max_probability_difference']:.1e}",
+            ]
+        )
+        if entry["drop_points"] > limit:
+            flagged.append(title)
+    lines = [
+        "## ONNX variants",
+        f"Scored on the same {onnx['test_rows']:,} test rows as the PyTorch result they were exported from:",
+        markdown_table(
+            [
+                "Model",
+                *(_title(key) for key in headline),
+                "Change (points)",
+                "Predictions changed",
+                "Largest probability difference",
+            ],
+            rows,
+        ),
+    ]
+    if flagged:
+        lines.append(
+            f"**Warning:** {', '.join(flagged)} lost more than the {limit:.2f} points the export allows "
+            "(`export.onnx.max_accuracy_drop`)."
+        )
+    return lines
 
 
 def _thresholds(manifest: dict) -> list[str]:
