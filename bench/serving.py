@@ -3,13 +3,17 @@ and behind `python -m src.serve`, on the prepared test texts. docs/PERFORMANCE.m
 
     python -m src.export --onnx && python -m bench.serving
 
-Offline, each backend classifies every test text three times, one after the other:
+Offline, each backend classifies every test text four times, one after the other:
   batch 1       one text per call, in input order, as a client sending single texts would;
   batched       `--batch-size` texts per call, sorted by length (as `src.predict` runs);
   token passes  sorted by length, in passes of at most serve.max_pass_tokens tokens (as the
-                server runs a batch).
-For each: texts/s over the whole pass, p50 and p99 latency of a call, and the test scores (of the
-batched pass) with the share of predictions that differ from PyTorch's.
+                server runs a batch);
+  as they arrive  `--concurrency` texts per pass in input order, mixed lengths (the batches a
+                server gets from that many clients sending one text each).
+For each: texts/s over the whole pass, p50 and p99 latency of a call, the test scores of the
+batched pass with the share of predictions that differ from PyTorch's, and the test scores of the
+batch-1 pass with how far its predictions are from the batched ones (int8 scales activations per
+pass, so a text's int8 probabilities depend on the texts beside it).
 
 Served: `python -m src.serve --backend <--serve-backend>` is started as a process on a free
 localhost port, and `--requests` requests are sent, `--concurrency` at a time, by an aiohttp
@@ -50,16 +54,18 @@ def percentiles(seconds: list[float]) -> dict:
     return {"p50_ms": round(float(np.percentile(ms, 50)), 3), "p99_ms": round(float(np.percentile(ms, 99)), 3)}
 
 
-def offline(backend, texts: list[str], pairs, batch_size: int, pass_tokens: int) -> tuple[dict, np.ndarray]:
+def offline(
+    backend, texts: list[str], pairs, batch_size: int, pass_tokens: int, arrival: int
+) -> tuple[dict, np.ndarray]:
     for text in texts[:WARMUP_CALLS]:
         backend.predict([text], None if pairs is None else [pairs[0]])
     results = {}
     # batch 1: one call per text, tokenizing included, as a client with one text would see it.
-    calls = []
+    calls, alone = [], []
     start = time.perf_counter()
     for i, text in enumerate(texts):
         began = time.perf_counter()
-        backend.predict([text], None if pairs is None else [pairs[i]])
+        alone.append(backend.predict([text], None if pairs is None else [pairs[i]]))
         calls.append(time.perf_counter() - began)
     results["batch_1"] = {"texts_per_s": round(len(texts) / (time.perf_counter() - start), 1), **percentiles(calls)}
     # batched: the whole list, length-sorted, `batch_size` at a time; latency per batch.
@@ -78,6 +84,13 @@ def offline(backend, texts: list[str], pairs, batch_size: int, pass_tokens: int)
     probabilities = backend.probabilities(backend.logits(encoded, batch_size))
     wall = time.perf_counter() - start
     results["batched"] = {"batch_size": batch_size, "texts_per_s": round(len(texts) / wall, 1), **percentiles(calls)}
+    # int8 activations are scaled per forward pass: a text's probabilities move with its batch-mates.
+    alone = np.vstack(alone)
+    results["batch_1"]["probabilities"] = alone
+    results["batch_1"]["vs_batched"] = {
+        "changed_share": float((backend.decide(alone) != backend.decide(probabilities)).mean()),
+        "max_probability_difference": float(np.abs(alone - probabilities).max()),
+    }
     # token passes: the whole list, length-sorted, in passes of at most `pass_tokens` tokens, as
     # the server runs a batch.
     calls.clear()
@@ -86,6 +99,17 @@ def offline(backend, texts: list[str], pairs, batch_size: int, pass_tokens: int)
     wall = time.perf_counter() - start
     backend.forward = forward
     results["token_passes"] = {"max_pass_tokens": pass_tokens, "texts_per_s": round(len(texts) / wall, 1)}
+    # as they arrive: `arrival` texts at a time in input order, one pass each (mixed lengths), as
+    # the server's batches are when `arrival` clients send one text each.
+    start = time.perf_counter()
+    for first in range(0, len(texts), arrival):
+        rows = range(first, min(first + arrival, len(texts)))
+        batch = backend.tokenizer.pad(
+            {key: [values[i] for i in rows] for key, values in encoded.items()}, return_tensors=backend.tensors
+        )
+        forward(batch)
+    wall = time.perf_counter() - start
+    results["as_they_arrive"] = {"batch_size": arrival, "texts_per_s": round(len(texts) / wall, 1)}
     return results, probabilities
 
 
@@ -214,9 +238,13 @@ def main(argv=None) -> None:
     for name in ("pytorch", "onnx", "onnx-int8"):
         print(f"offline: {name}", file=sys.stderr)
         backend = load_backend(name, args.model_dir if name == "pytorch" else args.onnx_dir)
-        timing, probabilities = offline(backend, texts, pairs, args.batch_size, settings.max_pass_tokens)
+        timing, probabilities = offline(
+            backend, texts, pairs, args.batch_size, settings.max_pass_tokens, args.concurrency
+        )
         if reference is None:  # pytorch, the first
             reference = probabilities
+        alone = timing["batch_1"].pop("probabilities")
+        timing["batch_1"]["scores"] = headline_scores(backend, test, alone)
         results["offline"][name] = timing | {
             "scores": headline_scores(backend, test, probabilities),
             **agreement(backend, probabilities, reference),
