@@ -43,6 +43,10 @@ TREC_REPO, TREC_COMMIT = "harvardnlp/sent-conv-torch", "d61ded09c99c0199d8c5bca9
 AG_REPO, AG_COMMIT = "mhjabreel/CharCNN", "36791268d7eec96dc3330cf7eedbfb427524b604"
 AGS_REPO, AGS_COMMIT = "lst11111/bert-text-classification", "d52bf84e15f59794226916f08e74702b3f70389c"
 MRPC_REPO, MRPC_COMMIT = "MorvanZhou/NLP-Tutorials", "8cc01b1844be3787b520e831735126937f92850c"
+CLINC_REPO, CLINC_COMMIT = "clinc/oos-eval", "828f8093932c8fe6ca7936c3d2e52903b1c523de"
+# PolyAI-LDN/task-specific-datasets is not mirrored here; donnytk's fork carries its history. The
+# commit is PolyAI's last (the fork's own later commits strip quotes and commas from the texts).
+BANKING_REPO, BANKING_COMMIT = "donnytk/task-specific-datasets", "b65078de17ed68535c1587bb9cc975d461b10148"
 
 # md5 of every single input file (bytes exactly as stored in git).
 MD5 = {
@@ -58,6 +62,9 @@ MD5 = {
     (AGS_REPO, "data/ag_news/train.csv"): "0c260391acaa764f8a90ac4bcb0e619b",
     (MRPC_REPO, "MRPC/msr_paraphrase_train.txt"): "3dd4972e509810550d80818e9f400f4b",
     (MRPC_REPO, "MRPC/msr_paraphrase_test.txt"): "b63292b0f5baf9aa6c33aa33dfdb22e3",
+    (CLINC_REPO, "data/data_full.json"): "30c29dc6ab78edf3b5dfa640be204cde",
+    (BANKING_REPO, "banking_data/train.csv"): "cec64185f4197906aabce0781ef9a19b",
+    (BANKING_REPO, "banking_data/test.csv"): "8dcd9dc31b686c75ec1f24bf23c140cb",
 }
 # md5 over the 50,000 labelled IMDb reviews: for each file in sorted path order,
 # update with b"<path>\0<content>\0".
@@ -294,6 +301,40 @@ def build_mrpc(inp: Inputs, out: Path) -> None:
         write_jsonl(recs, d / f"{s}.jsonl")
 
 
+# --------------------------------------------------------------------------
+# 7. CLINC150 -> clinc150/{train,validation,test}.jsonl  (the 150 in-scope intents)
+# --------------------------------------------------------------------------
+def build_clinc150(inp: Inputs, out: Path) -> None:
+    d = fresh(out, "clinc150")
+    # data_full.json holds {split: [[text, intent], ...]}; the out-of-scope rows (oos_*) are a
+    # detection task of their own and are left out, as in the paper's in-scope accuracy.
+    full = json.loads(inp.read(CLINC_REPO, CLINC_COMMIT, "data/data_full.json"))
+    for split, key in (("train", "train"), ("validation", "val"), ("test", "test")):
+        write_jsonl([{"text": text, "label": intent} for text, intent in full[key]], d / f"{split}.jsonl")
+
+
+# --------------------------------------------------------------------------
+# 8. BANKING77 -> banking77/{train,test}.csv (verbatim: text,category); validation is carved
+#    banking77_16shot/{train,test}.csv: 16 training rows an intent, the full test split
+# --------------------------------------------------------------------------
+FEW_SHOT = 16
+
+
+def build_banking77(inp: Inputs, out: Path) -> None:
+    d = fresh(out, "banking77")
+    for s in ("train", "test"):
+        write_bytes(d / f"{s}.csv", inp.read(BANKING_REPO, BANKING_COMMIT, f"banking_data/{s}.csv"))
+
+
+def build_banking77_16shot(inp: Inputs, out: Path) -> None:
+    d = fresh(out, "banking77_16shot")
+    train = pd.read_csv(io.BytesIO(inp.read(BANKING_REPO, BANKING_COMMIT, "banking_data/train.csv")))
+    # SetFit's few-shot protocol: the same number of rows from every class, drawn with a fixed seed.
+    shots = train.groupby("category", group_keys=False).sample(n=FEW_SHOT, random_state=SEED)
+    write_csv(shots.sort_index(), d / "train.csv")
+    write_bytes(d / "test.csv", inp.read(BANKING_REPO, BANKING_COMMIT, "banking_data/test.csv"))
+
+
 BUILDERS = {
     "sms_spam": build_sms,
     "imdb": build_imdb,
@@ -301,6 +342,9 @@ BUILDERS = {
     "trec": build_trec,
     "ag_news": build_ag_news,
     "mrpc": build_mrpc,
+    "clinc150": build_clinc150,
+    "banking77": build_banking77,
+    "banking77_16shot": build_banking77_16shot,
 }
 
 

@@ -19,10 +19,10 @@ from src.core.errors import DataError, ModelError, ParamsError
 from src.core.params import EarlyStoppingParams, Params
 from src.core.paths import PARAMS_FILE
 from src.model.families import FAMILIES, head_modules
-from src.model.finetuned import MANIFEST_FILENAME, load_result, merged_model, save_result
+from src.model.finetuned import MANIFEST_FILENAME, adapt, load_result, merged_model, save_result
 from src.model.methods import METHODS
 from src.model.pretrained import load_classifier, load_tokenizer, set_dropout
-from src.model.trainer import model_dropout, train_model
+from src.model.trainer import LengthBucketTrainer, head_parameters, model_dropout, train_model
 from src.scoring.calibration import LOG_TEMPERATURE_BOUNDS
 
 LABELS = ["sadness", "joy", "love", "anger", "fear", "surprise"]
@@ -264,11 +264,60 @@ def test_early_stopping_stops_when_validation_stops_improving_and_keeps_the_best
     result = train_one_step(params, few_rows, tmp_path)
     record = result.efficiency
     assert record["epochs_run"] == 2 and record["kept"] == {"epoch": 1, "step": 1, "metric": "loss"}
-    assert record["stopped"].startswith("early stopping: validation loss did not improve for 1 epoch(s)")
+    assert record["stopped"].startswith("early stopping: validation loss did not improve for 1 validation pass(es)")
     # The kept epoch's checkpoint and the last one are on disk until the stage removes them.
     assert sorted(p.name for p in result.checkpoints.folder.iterdir()) == ["checkpoint-1", "checkpoint-2"]
     result.checkpoints.remove()
     assert not (tmp_path / "checkpoints").exists()
+
+
+def test_validation_inside_an_epoch_is_checkpointed_kept_and_stops_training(tiny_model_dirs, few_rows, tmp_path):
+    """Two validation passes an epoch: the patience counts passes, so a run that stops gaining
+    stops half-way through its second epoch, with the half-epoch checkpoints on disk."""
+    params = tiny_params(tiny_model_dirs["bert"], "lora", learning_rate=1e-30)
+    params = dataclasses.replace(
+        params,
+        train=dataclasses.replace(
+            params.train,
+            epochs=3,
+            batch_size=len(few_rows[0]) // 4,  # 4 steps an epoch: passes after steps 2 and 4
+            min_steps=0,
+            evals_per_epoch=2,
+            early_stopping=EarlyStoppingParams(metric="loss", patience=1),
+        ),
+    )
+    result = train_one_step(params, few_rows, tmp_path)
+    record = result.efficiency
+    assert record["evals_per_epoch"] == 2
+    assert record["epochs_run"] == 1 and record["kept"] == {"epoch": 0.5, "step": 2, "metric": "loss"}
+    assert record["stopped"] == (
+        "early stopping: validation loss did not improve for 1 validation pass(es), after epoch 1 of 3"
+    )
+    assert sorted(p.name for p in result.checkpoints.folder.iterdir()) == ["checkpoint-2", "checkpoint-4"]
+
+
+@pytest.mark.parametrize("family", ["bert", "distilbert", "gpt2"])
+def test_the_fresh_head_learns_at_head_lr_scale_times_the_rate(family, tiny_model_dirs, tmp_path):
+    from transformers import TrainingArguments
+
+    params = tiny_params(tiny_model_dirs[family], "lora")
+    model = adapt(load_classifier(params.model, LABELS), "lora", params.method, params.model.name)
+    head = head_parameters(model)
+    base = model.get_base_model()
+    expected = {id(p) for name in head_modules(base) for p in base.get_submodule(name).parameters() if p.requires_grad}
+    assert head == expected and head  # BERT: a weight and a bias; DistilBERT two layers; GPT-2's score, no bias
+    args = TrainingArguments(output_dir=str(tmp_path), learning_rate=0.001, weight_decay=0.01, report_to="none")
+    trainer = LengthBucketTrainer(model=model, args=args, group_by_length=False, head_rate=(head, 10.0))
+    rates = {id(p): group["lr"] for group in trainer.create_optimizer().param_groups for p in group["params"]}
+    assert all(rates[i] == pytest.approx(0.01) for i in head)
+    assert {rate for i, rate in rates.items() if i not in head} == {0.001}
+    assert len(rates) == sum(p.requires_grad for p in model.parameters())  # every trainable weight, once
+
+
+def test_head_only_keeps_its_own_rate(tiny_model_dirs):
+    params = tiny_params(tiny_model_dirs["bert"], "head_only")
+    model = adapt(load_classifier(params.model, LABELS), "head_only", params.method, params.model.name)
+    assert head_parameters(model) == set()  # the head is all it trains: head_lr_scale does not apply
 
 
 def test_balanced_class_weights_and_temperature_reach_the_record(tiny_model_dirs, few_rows, tmp_path):

@@ -276,3 +276,22 @@ def test_only_the_failed_trials_unfinished_runs_are_cleared(tmp_path, monkeypatc
     assert clear_dead_runs({"lora-001", "lora-003"}) == ["lora-001"]
     left = sorted(p.name for p in (tmp_path / ".dvc/tmp/exps/standalone").iterdir())
     assert left == ["run", "tmpb2", "tmpc3"] and sorted(p.name for p in TEMP_RUNS.iterdir()) == ["b2", "c3"]
+
+
+def test_the_pruner_counts_hundredths_of_an_epoch_so_passes_inside_an_epoch_can_prune():
+    """Validation passes are reported at round(100 x epoch): with `warmup_epochs: 0.5` a trial
+    can be pruned at its half-epoch pass, but not at a pass before it."""
+    from src.search.pruning import STEPS_PER_EPOCH, make_pruner
+
+    pruner = make_pruner({"name": "median", "startup_trials": 2, "warmup_epochs": 0.5})
+    study = optuna.create_study(direction="maximize", pruner=pruner)
+    for _ in range(2):
+        trial = study.ask()
+        for step in (25, 50, 100):
+            trial.report(0.8, step=step)
+        study.tell(trial, 0.8)
+    trailing = study.ask()
+    trailing.report(0.1, step=STEPS_PER_EPOCH // 4)
+    assert not trailing.should_prune()  # a quarter epoch: still warming up
+    trailing.report(0.1, step=STEPS_PER_EPOCH // 2)
+    assert trailing.should_prune()

@@ -33,6 +33,17 @@ def test_warm_up_has_a_floor_but_never_more_than_half_the_run():
     assert Schedule.plan(section, 640).warmup_steps == 10  # 20 steps: half of them
 
 
+def test_validation_runs_once_an_epoch_or_every_250_steps_or_fewer_on_auto():
+    auto = train_section(epochs=1, min_steps=0, batch_size=32, evals_per_epoch="auto")
+    assert (Schedule.plan(auto, 3200).eval_steps, Schedule.plan(auto, 3200).evals_per_epoch) == (100, 1)
+    assert (Schedule.plan(auto, 16000).eval_steps, Schedule.plan(auto, 16000).evals_per_epoch) == (250, 2)
+    # 15,000 rows: 469 steps, 2 passes of 235 steps (the second ends the epoch a step early, at 470)
+    assert Schedule.plan(auto, 15000).eval_steps == 235
+    fixed = train_section(epochs=1, min_steps=0, batch_size=32, evals_per_epoch=4)
+    assert Schedule.plan(fixed, 3200).eval_steps == 25
+    assert Schedule.plan(fixed, 64).eval_steps == 1  # 2 steps an epoch: a pass after each
+
+
 def test_processes_share_the_rows():
     section = train_section(epochs=1, min_steps=0, batch_size=32)
     assert Schedule.plan(section, 6400, processes=2).steps_per_epoch == 100

@@ -194,7 +194,8 @@ class EarlyStoppingParams:
     """params.yaml `train.early_stopping`: which epoch is kept, and whether training stops early."""
 
     metric: str = rule(one_of(*BEST_METRICS))  # the validation score that picks the epoch kept
-    patience: int | None = rule(whole(minimum=1, nullable=True))  # epochs without a gain before stopping; null: never
+    # validation passes without a gain before stopping (train.evals_per_epoch a epoch); null: never
+    patience: int | None = rule(whole(minimum=1, nullable=True))
 
 
 @dataclass(frozen=True)
@@ -203,10 +204,14 @@ class TrainParams:
 
     epochs: int = rule(whole(minimum=1))
     min_steps: int = rule(whole(minimum=0))  # small data trains more epochs until this many optimizer steps
+    # validation passes (and checkpoints) an epoch, at equal steps; auto: one, or more where an
+    # epoch is longer than MAX_STEPS_BETWEEN_EVALS (src/model/trainer.py)
+    evals_per_epoch: str | int = rule(keyword_or("auto", whole(minimum=1), "use auto or a whole number >= 1"))
     batch_size: int = rule(whole(minimum=1))
     cache_frozen_layers: bool = rule(boolean)  # run layers with nothing to train once per text, not per step
     group_by_length: bool = rule(boolean)  # batches of similar lengths: less padding, but see params.yaml
     weight_decay: float = rule(number(at_least=0))
+    head_lr_scale: float = rule(number(above=0))  # the fresh head's rate over the method's (not head_only's)
     warmup_ratio: float = rule(number(at_least=0, below=1))
     min_warmup_steps: int = rule(whole(minimum=0))  # a floor under warmup_ratio for short runs
     class_weights: str = rule(one_of(*CLASS_WEIGHTS))  # balanced: rare classes weigh more in the loss
@@ -318,7 +323,7 @@ def param_keys(value_rule) -> Rule:
 class PrunerParams:
     name: str = rule(one_of(*PRUNERS))  # median: stop a trial whose validation score is below the median at an epoch
     startup_trials: int = rule(whole(minimum=0))  # trials run to the end before any is pruned
-    warmup_epochs: int = rule(whole(minimum=0))  # epochs every trial runs before it can be pruned
+    warmup_epochs: float = rule(number(at_least=0))  # epochs every trial runs before it can be pruned (0.5: half)
 
 
 @dataclass(frozen=True)

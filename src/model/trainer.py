@@ -1,8 +1,9 @@
 """Training with the Hugging Face Trainer, logged with dvclive, for every method in src/model/methods.py.
 
 Batches are padded per batch (`DataCollatorWithPadding`) and drawn grouped by length, so a batch
-of short tweets is not padded to `model.max_length`. Validation runs at the end of every epoch;
-the training loss and the validation accuracy/macro-F1 go to dvclive, keyed by optimizer step.
+of short tweets is not padded to `model.max_length`. Validation runs `train.evals_per_epoch` times
+an epoch, at equal steps, each pass checkpointed; the training loss and the validation
+accuracy/macro-F1 go to dvclive, keyed by optimizer step.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from src.core.paths import CHECKPOINTS_DIR, TRAINING_LOG_DIR
 from src.model.checkpoints import Checkpoints, run_key
 from src.model.class_balance import WeightedBinaryCrossEntropy, WeightedCrossEntropy, class_weights, positive_weights
 from src.model.devices import resolve_precision, trainer_precision_args, use_available_cores
+from src.model.families import head_modules
 from src.model.finetuned import adapt, shift_output_bias
 from src.model.frozen_prefix import ROW_COLUMN, PrefixCache, frozen_layers, matches_whole_model
 from src.model.pretrained import count_parameters, load_classifier, load_tokenizer, set_dropout
@@ -42,8 +44,11 @@ warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprec
 
 log = logging.getLogger(__name__)
 
-# Training loss is logged this many times per epoch; validation once per epoch.
+# Training loss is logged this many times per epoch; validation `train.evals_per_epoch` times.
 LOSS_LOGS_PER_EPOCH = 10
+# evals_per_epoch auto: at most this many optimizer steps between validation passes. A pass over
+# 1,000 validation tweets costs about what 6 training steps do; a 250-step gap spends 2% on it.
+MAX_STEPS_BETWEEN_EVALS = 250
 
 
 class StepAlignedDVCLiveCallback(DVCLiveCallback):
@@ -109,9 +114,25 @@ class LengthBucketTrainer(Trainer):
     """The Trainer, drawing batches from `LengthBucketSampler` when `train.group_by_length` is on,
     and validating longest texts first."""
 
-    def __init__(self, *args, group_by_length: bool, **kwargs):
+    def __init__(self, *args, group_by_length: bool, head_rate: tuple[set[int], float] = (set(), 1.0), **kwargs):
         super().__init__(*args, **kwargs)
         self.group_by_length = group_by_length
+        self.head_rate = head_rate
+
+    def create_optimizer(self, model=None):
+        """The Trainer's AdamW groups (decay, no decay), each split into the encoder's weights and
+        the fresh head's, which learns at `train.head_lr_scale` times the method's rate."""
+        optimizer = super().create_optimizer(model)
+        head, scale = self.head_rate
+        if scale != 1.0 and head:
+            groups = []
+            for group in optimizer.param_groups:
+                rest = [p for p in group["params"] if id(p) not in head]
+                ours = [p for p in group["params"] if id(p) in head]
+                groups += [{**group, "params": rest}] if rest else []
+                groups += [{**group, "params": ours, "lr": group["lr"] * scale}] if ours else []
+            optimizer.param_groups[:] = groups  # before the first step: no optimizer state to move
+        return optimizer
 
     def _get_train_sampler(self, train_dataset=None):
         dataset = train_dataset if train_dataset is not None else self.train_dataset
@@ -139,6 +160,7 @@ class Schedule:
     epochs: int
     steps_per_epoch: int
     warmup_steps: int
+    eval_steps: int  # optimizer steps between validation passes (and checkpoints)
 
     @property
     def steps(self) -> int:
@@ -150,7 +172,15 @@ class Schedule:
         epochs = max(train.epochs, math.ceil(train.min_steps / steps_per_epoch))
         steps = epochs * steps_per_epoch
         warmup = min(max(math.ceil(train.warmup_ratio * steps), train.min_warmup_steps), steps // 2)
-        return cls(epochs=epochs, steps_per_epoch=steps_per_epoch, warmup_steps=warmup)
+        evals = train.evals_per_epoch
+        if evals == "auto":
+            evals = math.ceil(steps_per_epoch / MAX_STEPS_BETWEEN_EVALS)
+        eval_steps = math.ceil(steps_per_epoch / min(evals, steps_per_epoch))
+        return cls(epochs=epochs, steps_per_epoch=steps_per_epoch, warmup_steps=warmup, eval_steps=eval_steps)
+
+    @property
+    def evals_per_epoch(self) -> int:
+        return math.ceil(self.steps_per_epoch / self.eval_steps)
 
 
 class ValidationScores:
@@ -177,14 +207,29 @@ class ValidationScores:
         return self.by_step[step]
 
 
+def epochs_of(value: float) -> int | float:
+    """An epoch count as recorded: whole where it is, else to two decimals (1.5 after half of the second)."""
+    value = round(float(value or 0), 2)
+    return int(value) if value.is_integer() else value
+
+
+def head_parameters(model: torch.nn.Module) -> set[int]:
+    """ids of the trainable weights of the task head, where the model trains more than its head
+    (head_only trains nothing else: its rate is the method's own)."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    head = {id(p) for name in head_modules(base) for p in base.get_submodule(name).parameters() if p.requires_grad}
+    trainable = {id(p) for p in model.parameters() if p.requires_grad}
+    return head if trainable - head else set()
+
+
 def stop_reason(trainer: Trainer, planned_epochs: int, early_stopping, search_trial=None) -> str:
-    epochs_run = round(trainer.state.epoch or 0)
+    epochs_run = epochs_of(trainer.state.epoch)
     if search_trial is not None and search_trial.pruned_at_epoch is not None:
         return f"pruned by the search after epoch {epochs_run} of {planned_epochs}"
     if epochs_run < planned_epochs:
         return (
             f"early stopping: validation {early_stopping.metric} did not improve for "
-            f"{early_stopping.patience} epoch(s), after epoch {epochs_run} of {planned_epochs}"
+            f"{early_stopping.patience} validation pass(es), after epoch {epochs_run} of {planned_epochs}"
         )
     return f"ran all {planned_epochs} epochs"
 
@@ -340,11 +385,15 @@ def train_model(
             seed=params.train.seed,
             data_seed=params.train.seed,
             train_sampling_strategy="random",  # or length buckets, drawn by LengthBucketTrainer
-            eval_strategy="epoch",
+            # Every eval_steps (an epoch, or equal parts of one), and at the last step; each pass
+            # is checkpointed, so the best one can be kept and a killed run resumed from it.
+            eval_strategy="steps",
+            eval_steps=schedule.eval_steps,
             logging_strategy="steps",
             logging_steps=max(1, schedule.steps_per_epoch // LOSS_LOGS_PER_EPOCH),
-            save_strategy="epoch",
-            save_total_limit=2,  # the best epoch and the latest, to resume from
+            save_strategy="steps",
+            save_steps=schedule.eval_steps,
+            save_total_limit=2,  # the best checkpoint and the latest, to resume from
             load_best_model_at_end=True,
             metric_for_best_model=stopping.metric,
             greater_is_better=stopping.metric != "loss",
@@ -359,6 +408,7 @@ def train_model(
         )
         trainer = LengthBucketTrainer(
             group_by_length=params.train.group_by_length,
+            head_rate=(head_parameters(model), float(params.train.head_lr_scale)),
             model=trained,
             args=args,
             train_dataset=train_set,
@@ -385,12 +435,13 @@ def train_model(
     train_seconds = output.metrics["train_runtime"] + frozen_pass_s
     kept_eval = next(e for e in trainer.state.log_history if "eval_accuracy" in e and e["step"] == kept_step)
     collapse = task.collapse_check(y_true, logits, label_names)
-    epochs_run = round(trainer.state.epoch)
-    epochs_run_here = epochs_run - (_step_of(resume_from) or 0) / schedule.steps_per_epoch
-    stopped = stop_reason(trainer, schedule.epochs, stopping, search_trial)
-    log.info(
-        "kept epoch %d of %d (best validation %s); %s", round(kept_eval["epoch"]), epochs_run, stopping.metric, stopped
+    epochs_run = epochs_of(trainer.state.epoch)
+    epochs_run_here = trainer.state.global_step / schedule.steps_per_epoch - (
+        (_step_of(resume_from) or 0) / schedule.steps_per_epoch
     )
+    kept_epoch = epochs_of(kept_eval["epoch"])
+    stopped = stop_reason(trainer, schedule.epochs, stopping, search_trial)
+    log.info("kept epoch %s of %s (best validation %s); %s", kept_epoch, epochs_run, stopping.metric, stopped)
     if collapse["collapsed"]:
         log.warning("TRAINING COLLAPSED: %s. Likely fix: %s.", collapse["reason"], collapse["fix"])
     efficiency = {
@@ -408,6 +459,7 @@ def train_model(
         "epochs_run": epochs_run,
         "optimizer_steps": schedule.steps,
         "warmup_steps": schedule.warmup_steps,
+        "evals_per_epoch": schedule.evals_per_epoch,
         # The one pass through the frozen layers counts: without it there is nothing to train on.
         "frozen_pass_s": round(frozen_pass_s, 2),
         "train_time_s": round(train_seconds, 2),
@@ -415,7 +467,7 @@ def train_model(
         "resumed_from_step": _step_of(resume_from),
         "stopped": stopped,
         **({"search": search_trial.record()} if search_trial else {}),
-        "kept": {"epoch": round(kept_eval["epoch"]), "step": kept_step, "metric": stopping.metric},
+        "kept": {"epoch": kept_epoch, "step": kept_step, "metric": stopping.metric},
         "validation": {
             "accuracy": kept_eval["eval_accuracy"],
             "macro_f1": kept_eval["eval_macro_f1"],

@@ -2,8 +2,10 @@
 
 `python -m src.search` runs each trial as `dvc exp run` with TRIAL_ENV set to where the trial is
 (storage URL, study, trial id, objective, pruner). The train stage then adds `TrialReporter` to
-its Trainer callbacks. After each epoch's validation pass it reports the objective to the study.
-When the pruner says the trial trails the others, training stops there. The stage still saves the
+its Trainer callbacks. After each validation pass (`train.evals_per_epoch` an epoch) it reports
+the objective to the study, keyed by hundredths of an epoch, so passes inside an epoch count and
+trials of any batch size line up. When the pruner says the trial trails the others, training
+stops there. The stage still saves the
 epoch kept and the pipeline still evaluates it, so a pruned trial is a whole experiment, marked
 `search.pruned_at_epoch` in metrics/train.json. Outside a search nothing here runs.
 
@@ -22,6 +24,7 @@ from transformers import TrainerCallback
 log = logging.getLogger("search")
 
 TRIAL_ENV = "LORAFLOW_TRIAL"
+STEPS_PER_EPOCH = 100  # the study's step unit: a hundredth of an epoch
 
 
 class TrialReporter(TrainerCallback):
@@ -34,19 +37,21 @@ class TrialReporter(TrainerCallback):
         )
         self.trial = optuna.trial.Trial(study, where["trial_id"])
         self.metric = f"eval_{where['objective']}"
-        self.pruned_at_epoch: int | None = None
+        self.pruned_at_epoch: int | float | None = None
 
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):
-        epoch = round(state.epoch or 0)
+        from src.model.trainer import epochs_of
+
+        epoch = epochs_of(state.epoch)
         value = (metrics or {}).get(self.metric)
         if value is None:
             return
-        self.trial.report(value, step=epoch)
+        self.trial.report(value, step=round(epoch * STEPS_PER_EPOCH))
         if self.trial.should_prune():
             self.pruned_at_epoch = epoch
             control.should_training_stop = True
             log.info(
-                "search: trial %d pruned after epoch %d (validation %s %.4f trails the study)",
+                "search: trial %d pruned after epoch %s (validation %s %.4f trails the study)",
                 self.where["number"],
                 epoch,
                 self.where["objective"],
@@ -85,9 +90,11 @@ def make_pruner(pruner: dict):
 
     name = pruner["name"]
     if name == "median":
+        # warmup_epochs may be fractional (0.5) where validation runs inside epochs.
         return optuna.pruners.MedianPruner(
-            n_startup_trials=pruner["startup_trials"], n_warmup_steps=pruner["warmup_epochs"]
+            n_startup_trials=pruner["startup_trials"],
+            n_warmup_steps=round(pruner["warmup_epochs"] * STEPS_PER_EPOCH),
         )
     if name == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=max(1, pruner["warmup_epochs"]))
+        return optuna.pruners.HyperbandPruner(min_resource=max(1, round(pruner["warmup_epochs"] * STEPS_PER_EPOCH)))
     return optuna.pruners.NopPruner()

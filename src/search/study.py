@@ -228,7 +228,7 @@ def tell(study: optuna.Study, trial: optuna.Trial, result, worker: str, push: st
             trial.set_user_attr(key, value)
         if result.pruned_at_epoch is not None:
             record(study, trial, state=TrialState.PRUNED)
-            log.info("[%s] %s pruned after epoch %d", worker, result.name, result.pruned_at_epoch)
+            log.info("[%s] %s pruned after epoch %s", worker, result.name, result.pruned_at_epoch)
         else:
             record(study, trial, values=result.value)
             log.info("[%s] %s: validation %s %.4f", worker, result.name, result.objective, result.value)
