@@ -125,7 +125,7 @@ def summarize(name: str, metrics: dict, seconds: float) -> dict:
         "validation": [train["validation"][key] for key in ("accuracy", "macro_f1")],
         "p_vs_tfidf": test["p_value"],
         "verdict": verdict,
-        "epochs": train.get("epochs"),
+        "epochs": train.get("epochs_run"),
         "optimizer_steps": train.get("optimizer_steps"),
         "train_time_s": train["train_time_s"],
         "repro_s": round(seconds, 1),

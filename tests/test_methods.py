@@ -258,7 +258,7 @@ def test_early_stopping_stops_when_validation_stops_improving_and_keeps_the_best
     params = dataclasses.replace(
         params,
         train=dataclasses.replace(
-            params.train, epochs=5, early_stopping=EarlyStoppingParams(metric="loss", patience=1)
+            params.train, epochs=5, early_stopping=EarlyStoppingParams(metric="loss", patience=1, min_delta=0.0)
         ),
     )
     result = train_one_step(params, few_rows, tmp_path)
@@ -283,7 +283,7 @@ def test_validation_inside_an_epoch_is_checkpointed_kept_and_stops_training(tiny
             batch_size=len(few_rows[0]) // 4,  # 4 steps an epoch: passes after steps 2 and 4
             min_steps=0,
             evals_per_epoch=2,
-            early_stopping=EarlyStoppingParams(metric="loss", patience=1),
+            early_stopping=EarlyStoppingParams(metric="loss", patience=1, min_delta=0.0),
         ),
     )
     result = train_one_step(params, few_rows, tmp_path)
@@ -294,6 +294,39 @@ def test_validation_inside_an_epoch_is_checkpointed_kept_and_stops_training(tiny
         "early stopping: validation loss did not improve for 1 validation pass(es), after epoch 1 of 3"
     )
     assert sorted(p.name for p in result.checkpoints.folder.iterdir()) == ["checkpoint-2", "checkpoint-4"]
+
+
+def test_auto_epochs_cool_down_once_validation_stops_gaining_and_say_why(tiny_model_dirs, few_rows, tmp_path):
+    """train.epochs auto at a rate too small to move a weight: the second pass gains nothing, so
+    the rate cools down over half the 8 steps run (train.cooldown 0.5), and the run ends at step
+    12 with a last validation pass, far short of the cap."""
+    params = tiny_params(tiny_model_dirs["bert"], "lora", learning_rate=1e-30)
+    params = dataclasses.replace(
+        params,
+        train=dataclasses.replace(
+            params.train,
+            epochs="auto",
+            max_epochs=10,
+            cooldown=0.5,
+            batch_size=len(few_rows[0]) // 4,  # 4 steps an epoch
+            min_steps=0,
+            evals_per_epoch=1,
+            early_stopping=EarlyStoppingParams(metric="loss", patience=1, min_delta=0.0),
+        ),
+    )
+    result = train_one_step(params, few_rows, tmp_path)
+    record = result.efficiency
+    assert (record["epochs"], record["max_epochs"], record["epochs_run"], record["optimizer_steps"]) == (
+        "auto",
+        10,
+        3,
+        12,
+    )
+    assert record["stopped"] == (
+        "validation loss did not beat its best by more than 0 in 1 pass(es) (best "
+        f"{record['validation']['loss']:.4f}) at step 8 (epoch 2.00); cooled down to step 12 (epoch 3.00)"
+    )
+    assert record["kept"]["step"] == 4  # no pass beat the first
 
 
 @pytest.mark.parametrize("family", ["bert", "distilbert", "gpt2"])

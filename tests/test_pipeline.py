@@ -273,13 +273,17 @@ RESUME_EPOCHS = 4  # 6 steps each: killed in epoch 2, after the checkpoint of ep
 
 
 def test_train_killed_in_epoch_two_resumes_from_its_checkpoint_with_identical_metrics(project, reproduced):
-    """An uninterrupted 4-epoch run, then the same run killed (-9) mid-way through epoch 2: the
-    rerun must say it resumes from the epoch-1 checkpoint, end with the same metrics, curves for
-    every epoch, and no checkpoints left behind."""
+    """An uninterrupted run that follows validation (train.epochs auto, at most 4 epochs), then
+    the same run killed (-9) mid-way through epoch 2: the rerun must say it resumes from the
+    epoch-1 checkpoint, make the same decisions (with min_delta 1 no pass is a gain, so after two
+    stale passes the cool-down starts at step 18 and ends at step 22, which it can only do if the
+    epoch-1 score came back with the checkpoint), end with the same metrics, curves for every
+    pass, and no checkpoints left behind."""
     params_file = project / "params.yaml"
     original = params_file.read_text()
     params = yaml.safe_load(original)
-    params["train"]["epochs"] = RESUME_EPOCHS
+    params["train"].update(epochs="auto", max_epochs=RESUME_EPOCHS, cooldown=0.2)
+    params["train"]["early_stopping"].update(patience=2, min_delta=1.0)
     params_file.write_text(yaml.safe_dump(params, sort_keys=False))
     steps = RESUME_EPOCHS * 6
     try:
@@ -301,9 +305,10 @@ def test_train_killed_in_epoch_two_resumes_from_its_checkpoint_with_identical_me
         assert re.search(r"resuming from \S*checkpoint-6\b", rerun), rerun[-3000:]
         assert_same_scores(scores(project), uninterrupted)
         train = json.loads((project / "metrics" / "train.json").read_text())
-        assert train["resumed_from_step"] == 6 and train["epochs_run"] == RESUME_EPOCHS
+        assert train["resumed_from_step"] == 6 and train["optimizer_steps"] == 22
+        assert "in 2 pass(es)" in train["stopped"] and "at step 18" in train["stopped"], train["stopped"]
         curve = pd.read_csv(project / "plots" / "training" / "plots" / "metrics" / "eval" / "accuracy.tsv", sep="\t")
-        assert list(curve["step"]) == [6, 12, 18, 24]  # epoch 1's point, from before the kill, too
+        assert list(curve["step"]) == [6, 12, 18, 22]  # epoch 1's point, from before the kill, too
         assert not (project / "checkpoints").exists()
     finally:
         params_file.write_text(original)

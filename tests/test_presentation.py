@@ -145,7 +145,7 @@ def test_report_tables_show_every_model_the_changes_and_how_sure(evaluations):
     for figure in ("figures/c.png", "figures/t.png", "figures/f.png"):
         assert f"({figure})" in report
     assert "```yaml\nmodel:\n  name: some/model" in report
-    assert "| Epochs (optimizer steps, warm-up steps) | 3 (30, 15) |" in report
+    assert "| Epochs run (optimizer steps, warm-up steps) | 3 (30, 15) |" in report
     assert (
         "| Epoch kept | 2 of 3 run (best validation macro_f1); ran all 3 epochs; resumed from the checkpoint "
         "at step 10 |" in report

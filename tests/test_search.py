@@ -150,7 +150,7 @@ def test_the_report_has_the_best_trial_how_to_apply_it_importances_and_history(t
         [
             (0.001, 8, 0.61, "COMPLETE"),
             (0.003, 16, 0.72, "COMPLETE"),
-            (0.0002, 4, 0.3, "PRUNED"),
+            (0.0004, 4, 0.3, "PRUNED"),
             (0.002, 4, 0.66, "COMPLETE"),
         ]
     ):

@@ -107,3 +107,32 @@ def test_validation_runs_longest_first_and_scores_as_in_dataset_order(tmp_path, 
     np.testing.assert_allclose(sorted_run.predictions, plain_run.predictions[order], atol=1e-5)
     assert sorted_run.metrics["test_accuracy"] == plain_run.metrics["test_accuracy"]
     assert sorted_run.metrics["test_loss"] == pytest.approx(plain_run.metrics["test_loss"], abs=1e-5)
+
+
+def test_auto_epochs_plan_the_cap_and_warm_up_as_the_shortest_run_would():
+    stopping = {"metric": "macro_f1", "patience": 2, "min_delta": 0.005}
+    auto = train_section(
+        epochs="auto",
+        max_epochs=10,
+        min_steps=100,
+        batch_size=32,
+        warmup_ratio=0.06,
+        min_warmup_steps=20,
+        early_stopping=stopping,
+    )
+    emotion = Schedule.plan(auto, 16000)  # 500 steps an epoch
+    assert (emotion.follows_validation, emotion.epochs, emotion.min_epochs, emotion.warmup_steps) == (True, 10, 1, 30)
+    small = Schedule.plan(auto, 2000)  # 63 steps an epoch: min_steps asks for 2
+    assert (small.epochs, small.min_epochs, small.warmup_steps) == (10, 2, 20)
+    fixed = Schedule.plan(train_section(epochs=1, min_steps=100, batch_size=32), 16000)
+    assert (fixed.follows_validation, fixed.epochs, fixed.min_epochs) == (False, 1, 1)
+
+
+def test_auto_epochs_need_a_patience():
+    from src.core.errors import ParamsError
+
+    raw = yaml.safe_load(PARAMS_FILE.read_text())
+    raw["train"].update(epochs="auto")
+    raw["train"]["early_stopping"]["patience"] = None
+    with pytest.raises(ParamsError, match="train.epochs is auto.*patience is null"):
+        Params.from_dict(raw)

@@ -194,15 +194,21 @@ class EarlyStoppingParams:
     """params.yaml `train.early_stopping`: which epoch is kept, and whether training stops early."""
 
     metric: str = rule(one_of(*BEST_METRICS))  # the validation score that picks the epoch kept
-    # validation passes without a gain before stopping (train.evals_per_epoch a epoch); null: never
+    # validation passes without a gain of min_delta before stopping (train.epochs auto: before
+    # cooling down); null: never (fixed epochs only)
     patience: int | None = rule(whole(minimum=1, nullable=True))
+    min_delta: float = rule(number(at_least=0))  # the least gain in the metric that counts (0.005: half a point)
 
 
 @dataclass(frozen=True)
 class TrainParams:
     """params.yaml `train`: the optimisation every method shares (each has its own learning rate)."""
 
-    epochs: int = rule(whole(minimum=1))
+    # auto: until validation stops gaining, then a cool-down (src/model/pacing.py); or a whole
+    # number of epochs, the rate decaying linearly over them
+    epochs: str | int = rule(keyword_or("auto", whole(minimum=1), "use auto or a whole number >= 1"))
+    max_epochs: int = rule(whole(minimum=1))  # auto's cap
+    cooldown: float = rule(number(above=0, below=1))  # auto: the cool-down's steps, a share of those run before it
     min_steps: int = rule(whole(minimum=0))  # small data trains more epochs until this many optimizer steps
     # validation passes (and checkpoints) an epoch, at equal steps; auto: one, or more where an
     # epoch is longer than MAX_STEPS_BETWEEN_EVALS (src/model/trainer.py)
@@ -231,6 +237,11 @@ class TrainParams:
     processes: int = rule(whole(minimum=1))  # one per GPU under torchrun or accelerate
 
     def __post_init__(self):
+        if self.epochs == "auto" and self.early_stopping.patience is None:
+            raise ParamsError(
+                "params.yaml: train.epochs is auto, which cools down after train.early_stopping.patience "
+                "validation passes without a gain, but patience is null; set patience (2), or a whole number of epochs."
+            )
         if self.launcher == "python" and self.processes != 1:
             raise ParamsError(
                 f"params.yaml: train.processes is {self.processes}, but train.launcher python runs one "

@@ -65,3 +65,19 @@ def use_available_cores() -> int:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     torch.set_num_threads(cores)
     return cores
+
+
+def frozen_linear_weights_in(model: torch.nn.Module, dtype: torch.dtype) -> int:
+    """Store the weights of the linear layers that training leaves alone in `dtype`; the count.
+
+    Under bf16 autocast a linear layer multiplies in bf16 whatever its weight is stored in, so
+    the products are the same; but autocast keeps the bf16 copy only of weights that are
+    trained, and casts every frozen one again in every forward pass."""
+    count = 0
+    for module in model.modules():
+        if isinstance(module, torch.nn.Linear) and not module.weight.requires_grad:
+            module.weight.data = module.weight.data.to(dtype)
+            if module.bias is not None and not module.bias.requires_grad:
+                module.bias.data = module.bias.data.to(dtype)
+            count += 1
+    return count

@@ -35,6 +35,7 @@ from src.model.devices import resolve_precision, trainer_precision_args, use_ava
 from src.model.families import head_modules
 from src.model.finetuned import adapt, shift_output_bias
 from src.model.frozen_prefix import ROW_COLUMN, PrefixCache, frozen_layers, matches_whole_model
+from src.model.pacing import PaceByValidation, PacedRate
 from src.model.pretrained import count_parameters, load_classifier, load_tokenizer, set_dropout
 from src.scoring.tasks import TASKS, Task
 from src.search.pruning import reporter_for_this_run
@@ -114,10 +115,26 @@ class LengthBucketTrainer(Trainer):
     """The Trainer, drawing batches from `LengthBucketSampler` when `train.group_by_length` is on,
     and validating longest texts first."""
 
-    def __init__(self, *args, group_by_length: bool, head_rate: tuple[set[int], float] = (set(), 1.0), **kwargs):
+    def __init__(
+        self,
+        *args,
+        group_by_length: bool,
+        head_rate: tuple[set[int], float] = (set(), 1.0),
+        paced_rate: PacedRate | None = None,
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
         self.group_by_length = group_by_length
         self.head_rate = head_rate
+        self.paced_rate = paced_rate
+
+    def create_scheduler(self, num_training_steps: int, optimizer=None):
+        """`train.epochs: auto`: the rate of `PacedRate` (flat until validation stops gaining, then
+        a cool-down); else the Trainer's linear decay over the planned steps."""
+        if self.paced_rate is None or self.lr_scheduler is not None:
+            return super().create_scheduler(num_training_steps, optimizer)
+        self.lr_scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer or self.optimizer, self.paced_rate)
+        return self.lr_scheduler
 
     def create_optimizer(self, model=None):
         """The Trainer's AdamW groups (decay, no decay), each split into the encoder's weights and
@@ -155,12 +172,16 @@ class Schedule:
     warm-up of `train.warmup_ratio` of them but no fewer than `train.min_warmup_steps`.
 
     The rate and warm-up that suit 1,000 steps on 16,000 rows collapse a 2,000-row set trained
-    for 126 steps (docs/DATASETS.md), so small sets get more epochs and the warm-up a floor."""
+    for 126 steps (docs/DATASETS.md), so small sets get more epochs and the warm-up a floor.
+    With `train.epochs: auto` the run follows validation (src/model/pacing.py): `epochs` is then
+    the most it may run, and `min_epochs` what `train.min_steps` asks for."""
 
     epochs: int
     steps_per_epoch: int
     warmup_steps: int
     eval_steps: int  # optimizer steps between validation passes (and checkpoints)
+    follows_validation: bool = False  # train.epochs auto
+    min_epochs: int = 1
 
     @property
     def steps(self) -> int:
@@ -169,14 +190,26 @@ class Schedule:
     @classmethod
     def plan(cls, train: TrainParams, rows: int, processes: int = 1) -> Schedule:
         steps_per_epoch = math.ceil(rows / (train.batch_size * processes))
-        epochs = max(train.epochs, math.ceil(train.min_steps / steps_per_epoch))
-        steps = epochs * steps_per_epoch
-        warmup = min(max(math.ceil(train.warmup_ratio * steps), train.min_warmup_steps), steps // 2)
+        min_epochs = max(1, math.ceil(train.min_steps / steps_per_epoch))
+        follows = train.epochs == "auto"
+        if not follows:
+            min_epochs = max(train.epochs, min_epochs)
+        epochs = max(train.max_epochs, min_epochs) if follows else min_epochs
+        # auto warms up as the shortest run it may be would: the rate is flat after it, whatever the length.
+        warm_over = min_epochs * steps_per_epoch
+        warmup = min(max(math.ceil(train.warmup_ratio * warm_over), train.min_warmup_steps), warm_over // 2)
         evals = train.evals_per_epoch
         if evals == "auto":
             evals = math.ceil(steps_per_epoch / MAX_STEPS_BETWEEN_EVALS)
         eval_steps = math.ceil(steps_per_epoch / min(evals, steps_per_epoch))
-        return cls(epochs=epochs, steps_per_epoch=steps_per_epoch, warmup_steps=warmup, eval_steps=eval_steps)
+        return cls(
+            epochs=epochs,
+            steps_per_epoch=steps_per_epoch,
+            warmup_steps=warmup,
+            eval_steps=eval_steps,
+            follows_validation=follows,
+            min_epochs=min_epochs,
+        )
 
     @property
     def evals_per_epoch(self) -> int:
@@ -222,10 +255,12 @@ def head_parameters(model: torch.nn.Module) -> set[int]:
     return head if trainable - head else set()
 
 
-def stop_reason(trainer: Trainer, planned_epochs: int, early_stopping, search_trial=None) -> str:
+def stop_reason(trainer: Trainer, planned_epochs: int, early_stopping, search_trial=None, pacer=None) -> str:
     epochs_run = epochs_of(trainer.state.epoch)
     if search_trial is not None and search_trial.pruned_at_epoch is not None:
         return f"pruned by the search after epoch {epochs_run} of {planned_epochs}"
+    if pacer is not None:
+        return pacer.record(math.ceil(trainer.state.max_steps / planned_epochs))
     if epochs_run < planned_epochs:
         return (
             f"early stopping: validation {early_stopping.metric} did not improve for "
@@ -317,7 +352,7 @@ def train_model(
 
     schedule = Schedule.plan(params.train, len(train_set), params.train.processes)
     classifier = load_classifier(params.model, label_names, task.problem_type)
-    dropout = model_dropout(params.train.model_dropout, schedule.epochs)
+    dropout = model_dropout(params.train.model_dropout, schedule.min_epochs)
     if dropout is not None:
         touched = set_dropout(classifier, dropout)
         log.info("dropout %g in the model's %d dropout layers (train.model_dropout)", dropout, touched)
@@ -325,7 +360,20 @@ def train_model(
     model = adapt(classifier, params.peft.method, params.method, params.model.name)
     trainable, total = count_parameters(model)
 
-    if schedule.epochs > params.train.epochs:
+    if schedule.follows_validation:
+        log.info(
+            "%d rows make %d optimizer steps an epoch: training until validation %s gains less than %g in %d "
+            "pass(es) (one every %d steps), then a cool-down of %g of the steps run; at most %d epochs",
+            len(train_set),
+            schedule.steps_per_epoch,
+            params.train.early_stopping.metric,
+            params.train.early_stopping.min_delta,
+            params.train.early_stopping.patience,
+            schedule.eval_steps,
+            params.train.cooldown,
+            schedule.epochs,
+        )
+    elif schedule.epochs > params.train.epochs:
         log.info(
             "%d rows make %d optimizer steps an epoch: training %d epochs to reach train.min_steps %d",
             len(train_set),
@@ -373,6 +421,20 @@ def train_model(
     first_process = int(os.environ.get("RANK", "0")) == 0
     search_trial = reporter_for_this_run() if first_process else None  # python -m src.search's trials
     live = Live(dir=str(log_dir), save_dvc_exp=False, dvcyaml=None, report=None) if first_process else None
+    paced_rate = PacedRate(schedule.warmup_steps) if schedule.follows_validation else None
+    pacer = (
+        PaceByValidation(
+            paced_rate,
+            metric=stopping.metric,
+            patience=stopping.patience,
+            min_delta=stopping.min_delta,
+            min_steps=params.train.min_steps,
+            cooldown=params.train.cooldown,
+            max_steps=schedule.steps,
+        )
+        if paced_rate
+        else None
+    )
     with shortcut as trained:
         args = TrainingArguments(
             output_dir=str(checkpoints.folder),
@@ -409,6 +471,7 @@ def train_model(
         trainer = LengthBucketTrainer(
             group_by_length=params.train.group_by_length,
             head_rate=(head_parameters(model), float(params.train.head_lr_scale)),
+            paced_rate=paced_rate,
             model=trained,
             args=args,
             train_dataset=train_set,
@@ -419,7 +482,12 @@ def train_model(
             compute_metrics=scores,
             callbacks=[
                 StepAlignedDVCLiveCallback(live=live),
-                *([EarlyStoppingCallback(stopping.patience)] if stopping.patience else []),
+                *([pacer] if pacer else []),
+                *(
+                    [EarlyStoppingCallback(stopping.patience, stopping.min_delta)]
+                    if stopping.patience and not pacer
+                    else []
+                ),
                 *([search_trial] if search_trial else []),
             ],
         )
@@ -440,7 +508,7 @@ def train_model(
         (_step_of(resume_from) or 0) / schedule.steps_per_epoch
     )
     kept_epoch = epochs_of(kept_eval["epoch"])
-    stopped = stop_reason(trainer, schedule.epochs, stopping, search_trial)
+    stopped = stop_reason(trainer, schedule.epochs, stopping, search_trial, pacer)
     log.info("kept epoch %s of %s (best validation %s); %s", kept_epoch, epochs_run, stopping.metric, stopped)
     if collapse["collapsed"]:
         log.warning("TRAINING COLLAPSED: %s. Likely fix: %s.", collapse["reason"], collapse["fix"])
@@ -455,9 +523,11 @@ def train_model(
         "class_weights": None
         if weights is None
         else dict(zip(label_names, np.round(weights, 4).tolist(), strict=True)),
-        "epochs": schedule.epochs,
+        # planned: the epochs of a fixed schedule; auto and its cap where it follows validation
+        "epochs": "auto" if schedule.follows_validation else schedule.epochs,
+        **({"max_epochs": schedule.epochs} if schedule.follows_validation else {}),
         "epochs_run": epochs_run,
-        "optimizer_steps": schedule.steps,
+        "optimizer_steps": trainer.state.global_step,
         "warmup_steps": schedule.warmup_steps,
         "evals_per_epoch": schedule.evals_per_epoch,
         # The one pass through the frozen layers counts: without it there is nothing to train on.

@@ -200,8 +200,8 @@ def efficiency_rows(
         ["Method", method],
         ["Saved weights on disk", f"{training['artefact_size_mb']:.2f} MB"],
         [
-            "Epochs (optimizer steps, warm-up steps)",
-            f"{training['epochs']} ({training['optimizer_steps']:,}, {training['warmup_steps']:,})",
+            "Epochs run (optimizer steps, warm-up steps)",
+            f"{training['epochs_run']} ({training['optimizer_steps']:,}, {training['warmup_steps']:,})",
         ],
         ["Epoch kept", kept_cell(training)],
         *loss,

@@ -256,7 +256,7 @@ def _training(manifest: dict, evidence: dict) -> list[str]:
         lines.append(
             f"{record['parameters']['trainable']:,} of {record['parameters']['total']:,} parameters trained "
             f"({record['parameters']['trainable_percent']:.2f}%) for {record['epochs_run']} epoch(s), "
-            f"{record['optimizer_steps']:,} optimizer steps planned; epoch {record['kept']['epoch']} kept "
+            f"{record['optimizer_steps']:,} optimizer steps; epoch {record['kept']['epoch']} kept "
             f"(best validation {record['kept']['metric']}). Training took {record['train_time_s']:.0f} s."
         )
     if training.get("params"):
