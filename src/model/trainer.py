@@ -31,7 +31,7 @@ from src.core.params import Params, TrainParams
 from src.core.paths import CHECKPOINTS_DIR, TRAINING_LOG_DIR
 from src.model.checkpoints import Checkpoints, run_key
 from src.model.class_balance import WeightedBinaryCrossEntropy, WeightedCrossEntropy, class_weights, positive_weights
-from src.model.devices import resolve_precision, trainer_precision_args, use_available_cores
+from src.model.devices import resolve_precision, speed_up_cpu_bf16, trainer_precision_args, use_available_cores
 from src.model.families import head_modules
 from src.model.finetuned import adapt, shift_output_bias
 from src.model.frozen_prefix import ROW_COLUMN, PrefixCache, frozen_layers, matches_whole_model
@@ -412,6 +412,8 @@ def train_model(
         else:
             log.info("this architecture cannot use stored outputs of its frozen layers; every step runs them")
             frozen = 0
+    if precision == "bf16" and not torch.cuda.is_available() and not frozen:
+        log.info("bf16 autocast on the CPU: %s", speed_up_cpu_bf16(model))
     checkpoints = Checkpoints(run_key(params, [train, validation]), checkpoint_root)
     resume_from = checkpoints.prepare()
     if resume_from:
