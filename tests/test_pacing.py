@@ -74,3 +74,13 @@ def test_a_resumed_scheduler_restores_the_decision():
         480,
         "validation stopped gaining",
     )
+
+
+def test_a_gain_must_clear_the_validation_scores_own_noise():
+    """300 validation rows at 0.95 - 0.97: one standard error is 1.0 to 1.3 points, so gains of
+    one point do not count; on 10,000 rows (0.2 points) they do."""
+    small, large = PacedRate(warmup_steps=0), PacedRate(warmup_steps=0)
+    passes(pacer(small, validation_rows=300, min_steps=0), [0.95, 0.96, 0.97])
+    passes(pacer(large, validation_rows=10_000, min_steps=0, max_steps=300), [0.95, 0.96, 0.97])
+    assert small.cooldown_from == 150 and "more than 0.009849" in small.why  # at the best, 0.97
+    assert large.cooldown_from == 250 and "max_epochs" in large.why

@@ -433,6 +433,7 @@ def train_model(
             min_steps=params.train.min_steps,
             cooldown=params.train.cooldown,
             max_steps=schedule.steps,
+            validation_rows=len(validation_set),
         )
         if paced_rate
         else None
