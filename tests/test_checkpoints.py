@@ -19,7 +19,9 @@ def test_the_key_changes_with_a_param_a_row_or_a_line_of_code(tmp_path):
     (code / "a.py").write_text("x = 1\n")
     key = run_key(params, [TRAIN, VALIDATION], code)
     assert run_key(params, [TRAIN, VALIDATION], code) == key
-    longer = dataclasses.replace(params, train=dataclasses.replace(params.train, max_epochs=params.train.max_epochs + 1))
+    longer = dataclasses.replace(
+        params, train=dataclasses.replace(params.train, max_epochs=params.train.max_epochs + 1)
+    )
     assert run_key(longer, [TRAIN, VALIDATION], code) != key
     assert run_key(params, [TRAIN.assign(label=[1, 1]), VALIDATION], code) != key
     (code / "a.py").write_text("x = 2\n")
