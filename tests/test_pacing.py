@@ -1,7 +1,11 @@
 """`train.epochs: auto` (src/model/pacing.py): the rate's shape, when the cool-down starts, and
 that the decision survives a checkpoint."""
 
+import io
+from types import SimpleNamespace
+
 import torch
+from tqdm.auto import tqdm
 from transformers import TrainerControl, TrainerState
 
 from src.model.pacing import PaceByValidation, PacedRate
@@ -84,3 +88,14 @@ def test_a_gain_must_clear_the_validation_scores_own_noise():
     passes(pacer(large, validation_rows=10_000, min_steps=0, max_steps=300), [0.95, 0.96, 0.97])
     assert small.cooldown_from == 150 and "more than 0.009849" in small.why  # at the best, 0.97
     assert large.cooldown_from == 250 and "max_epochs" in large.why
+
+
+def test_the_progress_bar_counts_to_the_cap_then_to_where_the_cool_down_ends():
+    bar = tqdm(total=5000, file=io.StringIO())
+    rate = PacedRate(warmup_steps=0)
+    pace = pacer(rate)
+    pace.progress = SimpleNamespace(training_bar=bar)
+    pace.on_train_begin(None, TrainerState(), TrainerControl())
+    assert bar.total == 5000 and bar.desc.startswith("steps (at most)")
+    passes(pace, [0.50, 0.60, 0.65, 0.66, 0.664, 0.667])
+    assert bar.total == rate.stop_at == 360 and bar.desc.startswith("steps (cooling down)")

@@ -15,6 +15,8 @@ fixed training durations", where a cool-down of 20% of the steps matched a plann
   times the steps run so far, then a last validation pass, a checkpoint and the end.
 - `train.max_epochs` caps the run: the cool-down starts in time to end there.
 
+The Trainer's progress bar counts to the cap until the cool-down starts, then to where it ends.
+
 Everything the decision needs lives in `PacedRate`, which `LambdaLR` saves with each checkpoint
 (it saves the `__dict__` of a callable object), so a resumed run makes the same decisions.
 """
@@ -72,8 +74,12 @@ class PaceByValidation(TrainerCallback):
         self.rate, self.metric, self.patience, self.min_delta = rate, metric, patience, min_delta
         self.validation_rows = validation_rows
         self.min_steps, self.cooldown, self.max_steps = min_steps, cooldown, max_steps
+        self.progress = None  # the Trainer's ProgressCallback, whose bar shows where the run ends
         # The cool-down that ends exactly at the cap starts here.
         self.cap_start = max(1, math.floor(max_steps / (1 + cooldown)))
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self._show_end()  # after the ProgressCallback's own on_train_begin, which makes the bar
 
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):
         rate = self.rate
@@ -119,6 +125,20 @@ class PaceByValidation(TrainerCallback):
             self.rate.stop_at - state.global_step,
             self.rate.stop_at,
         )
+        self._show_end()
+
+    def _show_end(self) -> None:
+        """The bar's total is the cap (5,000 steps for emotion, with an hour's estimate) until the
+        run knows where it ends; from then on, that step."""
+        bar = getattr(self.progress, "training_bar", None)
+        if bar is None:
+            return
+        if self.rate.stop_at is None:
+            bar.set_description("steps (at most)")
+        else:
+            bar.total = self.rate.stop_at
+            bar.set_description("steps (cooling down)")
+            bar.refresh()
 
     def record(self, steps_per_epoch: int) -> str:
         rate = self.rate

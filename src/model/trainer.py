@@ -24,7 +24,14 @@ import pandas as pd
 import torch
 from datasets import Dataset
 from dvclive import Live
-from transformers import DataCollatorWithPadding, EarlyStoppingCallback, Trainer, TrainingArguments, set_seed
+from transformers import (
+    DataCollatorWithPadding,
+    EarlyStoppingCallback,
+    ProgressCallback,
+    Trainer,
+    TrainingArguments,
+    set_seed,
+)
 from transformers.integrations import DVCLiveCallback
 
 from src.core.params import Params, TrainParams
@@ -495,6 +502,10 @@ def train_model(
             ],
         )
         scores.trainer = trainer
+        if pacer:
+            pacer.progress = next(
+                (c for c in trainer.callback_handler.callbacks if isinstance(c, ProgressCallback)), None
+            )
         output = trainer.train(resume_from_checkpoint=resume_from)
         kept_step = trainer.state.best_global_step or trainer.state.global_step
         y_true, logits = scores.at(kept_step, trainer, validation_set)
